@@ -1,0 +1,25 @@
+// paisparse: sparse kernels for pruned neural-network weights.
+// Umbrella header: the public API.
+#pragma once
+
+#include "error.hpp"
+#include "types.hpp"
+#include "format/csr.hpp"
+#include "format/schedule.hpp"
+#include "format/device_schedule.cuh"
+#include "format/random.hpp"
+#include "prolog/vector_prolog.cuh"
+#include "reduction/four_stage.cuh"
+#include "epilog/linear_epilog.cuh"
+#include "kernels/spmv_kernel.cuh"
+#include "reference.hpp"
+#include "tuning/config.hpp"
+#include "tuning/registry.cuh"
+#include "tuning/plan.cuh"
+#include "tuning/timing.cuh"
+#include "tuning/tuner.cuh"
+
+#define PAISPARSE_VERSION_MAJOR 0
+#define PAISPARSE_VERSION_MINOR 1
+#define PAISPARSE_VERSION_PATCH 0
+#define PAISPARSE_VERSION_STRING "0.1.0"

@@ -1,0 +1,232 @@
+// paisparse: the exhaustive SpMV tuner.
+//
+// tune_spmv(w) runs every configuration of the compiled-in space on the
+// user's weight: each candidate's output (poisoned beforehand) is checked
+// against a float64 CPU reference on fresh random x, then timed with CUDA
+// events, warmed up, median of several runs, L2 flushed before each run so
+// the weight comes from HBM. A candidate that fails the check can never win.
+// Returns the fastest as a plan, with the whole table.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <iomanip>
+#include <map>
+#include <ostream>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "../format/csr.hpp"
+#include "../reference.hpp"
+#include "config.hpp"
+#include "plan.cuh"
+#include "registry.cuh"
+#include "timing.cuh"
+
+namespace paisparse {
+
+struct tune_options {
+  std::vector<index_kind> index_kinds{index_kind::u16, index_kind::i32};
+  std::vector<item_order> orders{item_order::longest_first, item_order::row_order};
+  std::string filter;          // keep only configurations whose name contains this
+  double time_budget_s = 0;    // stop starting new candidates after this many seconds (0: no limit)
+  int warmup = 2;              // untimed runs per candidate
+  int reps = 9;                // timed runs per candidate (median reported)
+  bool cold_l2 = true;         // flush L2 before every timed run
+  uint64_t seed = 0x5eed;      // for the check's random x
+  cudaStream_t stream = nullptr;
+  std::function<void(int done, int total, const std::string& name)> on_progress;  // optional
+};
+
+enum class candidate_status { ok, wrong, failed, skipped };
+
+inline const char* to_string(candidate_status s) {
+  switch (s) {
+    case candidate_status::ok: return "ok";
+    case candidate_status::wrong: return "WRONG";
+    case candidate_status::failed: return "FAILED";
+    case candidate_status::skipped: return "skipped";
+  }
+  return "?";
+}
+
+struct candidate_result {
+  spmv_config config;
+  candidate_status status = candidate_status::skipped;
+  double median_us = 0, min_us = 0, max_us = 0;
+  double gbps = 0;     // useful bytes (CSR in this index type, x, y) / median time
+  double rel_err = 0;  // against the float64 reference
+  std::string message;
+};
+
+template <class T>
+struct spmv_tune_result {
+  spmv_plan<T> plan;
+  std::vector<candidate_result> candidates;  // passing ones fastest first, then the rest
+  bool budget_exhausted = false;
+  double seconds = 0;
+
+  /// Prints the candidate table (all rows when max_rows is 0).
+  void print(std::ostream& os, std::size_t max_rows = 0) const {
+    os << "tuned " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", "
+       << value_type_name<T>() << ": best " << plan.name() << ", " << candidates.size() << " candidates in "
+       << std::fixed << std::setprecision(2) << seconds << " s"
+       << (budget_exhausted ? " (time budget reached: search stopped early)" : "") << "\n";
+    os << std::left << std::setw(34) << "config" << std::right << std::setw(10) << "median_us" << std::setw(18)
+       << "min..max_us" << std::setw(9) << "GB/s" << std::setw(11) << "rel_err" << "  status\n";
+    std::size_t n = 0;
+    for (const auto& c : candidates) {
+      if (max_rows && n++ >= max_rows) break;
+      os << std::left << std::setw(34) << c.config.name() << std::right;
+      if (c.status == candidate_status::ok) {
+        std::ostringstream mm;
+        mm << std::fixed << std::setprecision(2) << c.min_us << ".." << c.max_us;
+        os << std::setw(10) << std::setprecision(2) << c.median_us << std::setw(18) << mm.str() << std::setw(9)
+           << std::setprecision(0) << c.gbps;
+      } else {
+        os << std::setw(10) << "-" << std::setw(18) << "-" << std::setw(9) << "-";
+      }
+      os << std::setw(11) << std::scientific << std::setprecision(1) << c.rel_err << std::fixed << "  "
+         << to_string(c.status) << (c.message.empty() ? "" : ": " + c.message) << "\n";
+    }
+  }
+};
+
+namespace detail {
+
+template <class T>
+std::vector<T> random_vector(std::size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<T> v(n);
+  for (auto& e : v) e = from_float<T>(d(rng));
+  return v;
+}
+
+inline int64_t resident_threads() {
+  int dev = 0, sms = 0, per_sm = 0;
+  PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
+  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, dev));
+  return static_cast<int64_t>(sms) * per_sm;
+}
+
+}  // namespace detail
+
+/// Bytes an SpMV must move at least: CSR with `index_bytes` indices, x and y.
+inline int64_t spmv_min_bytes(int64_t rows, int64_t cols, int64_t nnz, int value_bytes, int index_bytes) {
+  return nnz * (value_bytes + index_bytes) + (rows + 1) * 4 + (cols + rows) * value_bytes;
+}
+
+/// Tunes SpMV for `w` on the current device. Blocking. Throws if no candidate passes.
+template <class T>
+spmv_tune_result<T> tune_spmv(const host_csr<T, int32_t>& w, const tune_options& opt = {}) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  PAISPARSE_EXPECTS(opt.reps >= 1, "tune_options::reps = " << opt.reps << ", expected >= 1");
+  PAISPARSE_EXPECTS(opt.warmup >= 0, "tune_options::warmup = " << opt.warmup << ", expected >= 0");
+
+  const row_stats stats = compute_row_stats(w);
+  std::vector<spmv_config> space =
+      spmv_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), opt.index_kinds, opt.orders);
+  if (!opt.filter.empty())
+    space.erase(std::remove_if(space.begin(), space.end(),
+                               [&](const spmv_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
+                space.end());
+  PAISPARSE_EXPECTS(!space.empty(), "tune_spmv: no configuration matches the options (filter '" << opt.filter << "')");
+  // Group candidates sharing a schedule so each schedule is built once.
+  auto sched_key = [](const spmv_config& c) {
+    return std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap, static_cast<int>(c.order));
+  };
+  std::stable_sort(space.begin(), space.end(),
+                   [&](const spmv_config& a, const spmv_config& b) { return sched_key(a) < sched_key(b); });
+
+  const std::vector<T> x = detail::random_vector<T>(static_cast<std::size_t>(w.cols()), opt.seed);
+  const std::vector<double> ref = spmv_reference(w, x);
+  device_buffer<T> dx(x);
+  device_buffer<T> dy(static_cast<std::size_t>(w.rows()));
+  std::vector<T> hy(static_cast<std::size_t>(w.rows()));
+  l2_flusher flusher;
+
+  spmv_tune_result<T> result;
+  result.candidates.resize(space.size());
+  device_schedule<T> current, best_schedule;
+  int best = -1;
+  bool current_holds_best = false;
+  for (std::size_t i = 0; i < space.size(); ++i) {
+    candidate_result& r = result.candidates[i];
+    r.config = space[i];
+    if (opt.time_budget_s > 0 && best >= 0 && elapsed() > opt.time_budget_s) {  // a winner always exists
+      result.budget_exhausted = true;
+      r.status = candidate_status::skipped;
+      r.message = "time budget reached";
+      continue;
+    }
+    if (opt.on_progress) opt.on_progress(static_cast<int>(i), static_cast<int>(space.size()), r.config.name());
+    try {
+      if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
+        if (current_holds_best) best_schedule = std::move(current);
+        current_holds_best = false;
+        const schedule_params p{r.config.kernel.vec_bytes / static_cast<int>(sizeof(T)), r.config.segment_cap,
+                                r.config.order};
+        current = r.config.kernel.index == index_kind::u16 ? device_schedule<T>(build_schedule<uint16_t>(w, p))
+                                                           : device_schedule<T>(build_schedule<int32_t>(w, p));
+      }
+      const spmv_launch_fn<T> launch = find_spmv_kernel<T>(r.config.kernel);
+      // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
+      PAISPARSE_CUDA_TRY(cudaMemsetAsync(dy.data(), 0xff, dy.size() * sizeof(T), opt.stream));
+      launch(current, dx.data(), dy.data(), epilog_params<T>{}, opt.stream);
+      PAISPARSE_CUDA_TRY(cudaMemcpyAsync(hy.data(), dy.data(), hy.size() * sizeof(T), cudaMemcpyDeviceToHost, opt.stream));
+      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(opt.stream));
+      r.rel_err = relative_error(hy, ref);
+      if (!(r.rel_err <= relative_tolerance<T>())) {
+        r.status = candidate_status::wrong;
+        std::ostringstream os;
+        os << "relative error above " << relative_tolerance<T>();
+        r.message = os.str();
+        continue;
+      }
+      const timing_stats ts = time_launches(
+          [&](cudaStream_t s) { launch(current, dx.data(), dy.data(), epilog_params<T>{}, s); }, opt.stream,
+          opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);
+      r.median_us = ts.median;
+      r.min_us = ts.min;
+      r.max_us = ts.max;
+      const int ib = r.config.kernel.index == index_kind::u16 ? 2 : 4;
+      r.gbps = r.median_us > 0
+                   ? static_cast<double>(spmv_min_bytes(w.rows(), w.cols(), w.nnz(), sizeof(T), ib)) / (r.median_us * 1e3)
+                   : 0;
+      r.status = candidate_status::ok;
+      if (best < 0 || r.median_us < result.candidates[best].median_us) {
+        best = static_cast<int>(i);
+        current_holds_best = true;
+      }
+    } catch (const error& e) {
+      r.status = candidate_status::failed;
+      r.message = e.what();
+      cudaGetLastError();  // clear a non-sticky launch error before the next candidate
+    }
+  }
+  if (current_holds_best) best_schedule = std::move(current);
+  if (opt.on_progress) opt.on_progress(static_cast<int>(space.size()), static_cast<int>(space.size()), "");
+  PAISPARSE_EXPECTS(best >= 0, "tune_spmv: no candidate passed the check ("
+                                   << space.size() << " tried" << (result.budget_exhausted ? ", time budget reached" : "")
+                                   << "); first failure: " << (result.candidates.empty() ? "" : result.candidates[0].message));
+  result.plan = spmv_plan<T>(result.candidates[best].config, std::move(best_schedule), w.rows(), w.cols());
+  std::stable_sort(result.candidates.begin(), result.candidates.end(),
+                   [](const candidate_result& a, const candidate_result& b) {
+                     const bool ao = a.status == candidate_status::ok, bo = b.status == candidate_status::ok;
+                     if (ao != bo) return ao;
+                     return ao && a.median_us < b.median_us;
+                   });
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace paisparse
