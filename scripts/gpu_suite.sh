@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# On a machine with a GPU: runs the whole GPU test suite (with the DLMC
+# matrices when data/dlmc-dev.tar.gz or $PAISPARSE_DLMC_DIR is there), the
+# suite's API tests under compute-sanitizer memcheck and racecheck, the
+# quickstart example and the SpMV benchmark, then prints a short summary.
+#
+#   scripts/gpu_suite.sh [build-dir]        (default: build; binaries built beforehand,
+#                                            e.g. by `cmake --workflow --preset default`)
+# Logs and the benchmark JSON go to $OUT (default: ./out).
+# SUITE_SKIP can hold any of: tests sanitizer quickstart bench.
+set -u
+B=${1:-build}
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+SKIP=" ${SUITE_SKIP:-} "
+declare -A result
+
+if [ -z "${PAISPARSE_DLMC_DIR:-}" ] && [ -f data/dlmc-dev.tar.gz ]; then
+  [ -d data/transformer ] || tar -C data -xzf data/dlmc-dev.tar.gz
+  export PAISPARSE_DLMC_DIR=data
+fi
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem --format=csv,noheader || true
+
+step() {  # name, command...
+  local name=$1; shift
+  if [[ "$SKIP" == *" $name "* ]]; then result[$name]="skipped (SUITE_SKIP)"; return; fi
+  echo "=== $name: $*"
+  local t0=$SECONDS
+  "$@" > "$OUT/$name.log" 2>&1
+  local rc=$?
+  tail -n 25 "$OUT/$name.log"
+  result[$name]="rc=$rc in $((SECONDS - t0)) s"
+}
+
+step tests "$B/tests/paisparse_gpu_tests"
+if command -v compute-sanitizer > /dev/null; then
+  step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$B/tests/paisparse_gpu_tests" \
+    --gtest_filter='SpmvApi*:SpmvEdge*:SpmvBadInput*:EveryCandidate/1.MatrixSet'
+  step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 "$B/tests/paisparse_gpu_tests" \
+    --gtest_filter='SpmvApi/1.RepeatedRuns*:SpmvEdge*'
+fi
+[ -x "$B/examples/quickstart" ] && step quickstart "$B/examples/quickstart"
+if [ -x "$B/bench/paisparse_bench" ]; then
+  step bench "$B/bench/paisparse_bench" --benchmark_out="$OUT/bench_spmv.json" --benchmark_out_format=json ${BENCH_ARGS:-}
+fi
+
+echo
+echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
+grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/memcheck.log "$OUT"/racecheck.log 2>/dev/null
+grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
+for k in tests memcheck racecheck quickstart bench; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
