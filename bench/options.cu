@@ -212,7 +212,7 @@ bench_options parse_options(int& argc, char** argv) {
         opt.shapes.emplace_back(r, c);
       }
       PAISPARSE_EXPECTS(!opt.shapes.empty(), "--shapes= is empty");
-    } else if (value_of("dists", v) || value_of("rows", v)) {
+    } else if (value_of("dists", v)) {
       opt.dists.clear();
       for (const auto& d : split(v, ',')) opt.dists.push_back(parse_dist(d));
       PAISPARSE_EXPECTS(!opt.dists.empty(), "--dists= is empty");

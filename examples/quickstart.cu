@@ -75,8 +75,8 @@ int main(int argc, char** argv) try {
                           dx.data(), CUDA_R_16F, (int)cols, &zero, dyp.data(), CUDA_R_16F, (int)rows,
                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   const auto ys = dy.to_host(), yp = dyp.to_host();
-  std::vector<double> ypd(yp.size());
-  for (std::size_t i = 0; i < yp.size(); ++i) ypd[i] = __half2float(yp[i]);
+  paisparse::reference_result ypd;
+  for (const T v : yp) ypd.value.push_back(__half2float(v)), ypd.scale.push_back(std::fabs(__half2float(v)));
   const double err = paisparse::relative_error(ys, ypd);
 
   // 4. Time both, L2 flushed before each run (weights come from HBM).

@@ -126,7 +126,7 @@ int check_every_candidate(const host_csr<float>& w32, const std::string& what, u
   int checked = 0;
   std::string last_key;
   device_schedule<T> sched;
-  std::vector<double> ref;
+  reference_result ref;
   std::vector<T> x;
   for (const auto& c : space) {
     const std::string key = std::string(to_string(c.kernel.index)) + "/" + std::to_string(c.kernel.vec_bytes) + "/" +

@@ -172,7 +172,7 @@ TEST(SpmvBadInput, PlanShapeAndConfigNames) {
   expect_error([&] { plan.rebind(other); }, {"tuned for a 100 x 80 weight", "got 100 x 81"});
   EXPECT_NO_THROW(plan.rebind(random_csr<float>(100, 80, 0.2, row_distribution::uniform, 0, 18)));
   expect_error([&] { spmv_plan<float>(w, "b256.t8.v16.u1.i32.c0"); }, {"expected 7 dot-separated fields"});
-  expect_error([&] { spmv_plan<float>(w, "b256.t3.v16.u1.i32.c0.lf"); }, {"not compiled in"});
+  expect_error([&] { spmv_plan<float>(w, "b256.t3.v16.u1.i32.c0.lf"); }, {"does not divide into teams of 3"});
   expect_error([&] { spmv_plan<float>(w, "b256.t8.v4.u1.i32.c0.lf"); }, {"not compiled in"});
 }
 

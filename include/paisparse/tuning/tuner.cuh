@@ -148,7 +148,7 @@ spmv_tune_result<T> tune_spmv(const host_csr<T, int32_t>& w, const tune_options&
                    [&](const spmv_config& a, const spmv_config& b) { return sched_key(a) < sched_key(b); });
 
   const std::vector<T> x = detail::random_vector<T>(static_cast<std::size_t>(w.cols()), opt.seed);
-  const std::vector<double> ref = spmv_reference(w, x);
+  const reference_result ref = spmv_reference(w, x);
   device_buffer<T> dx(x);
   device_buffer<T> dy(static_cast<std::size_t>(w.rows()));
   std::vector<T> hy(static_cast<std::size_t>(w.rows()));

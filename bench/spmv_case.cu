@@ -1,0 +1,294 @@
+// paisparse benchmark: one SpMV case, paisparse (tuned) vs cuSPARSE vs cuBLAS.
+//
+// Order per case, on one weight and one x:
+//   1. cuSPARSE, every requested CSR algorithm: output checked against a
+//      float64 CPU reference (the first becomes the reference for the
+//      others), then timed. Errors are ||out - ref|| / ||scale|| with the CPU
+//      reference's per-row term magnitudes as scale;
+//   2. paisparse: tune_spmv, one plan per rotation copy (same configuration),
+//      every copy's output checked against cuSPARSE's, then timed;
+//   3. dense cuBLAS: densified weight, output checked, then timed.
+// Each phase frees its device memory before the next.
+#include "spmv_case.hpp"
+
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <paisparse/paisparse.cuh>
+
+#include "baselines.hpp"
+#include "device.hpp"
+#include "smtx.hpp"
+#include "summary.hpp"
+
+namespace paisparse::bench {
+
+namespace {
+
+/// Thrown to stop a case with a message for state.SkipWithError.
+struct case_failure {
+  std::string message;
+};
+
+template <class T>
+std::vector<T> random_values(std::size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  std::vector<T> v(n);
+  for (auto& e : v) e = from_float<T>(d(rng));
+  return v;
+}
+
+std::string sci(double v) {
+  std::ostringstream os;
+  os << std::scientific << std::setprecision(2) << v;
+  return os.str();
+}
+
+void set_timing_counters(benchmark::State& state, const std::string& prefix, const rotation_timing& t) {
+  state.counters[prefix + "_us"] = t.stream.median;
+  state.counters[prefix + "_p10_us"] = t.stream.p10;
+  state.counters[prefix + "_p90_us"] = t.stream.p90;
+  if (t.graph_ok) {
+    state.counters[prefix + "_graph_us"] = t.graph.median;
+    state.counters[prefix + "_graph_p10_us"] = t.graph.p10;
+    state.counters[prefix + "_graph_p90_us"] = t.graph.p90;
+  }
+}
+
+double graph_or_nan(const rotation_timing& t) { return t.graph_ok ? t.graph.median : NAN; }
+
+template <class T>
+void run_typed(benchmark::State& state, const case_spec& spec, const bench_options& opt) {
+  bench_device& dev = bench_device::get();
+  const cudaStream_t stream = dev.stream();
+  const int vb = static_cast<int>(sizeof(T));
+  const double tol = 2 * relative_tolerance<T>();
+  const rotation_options ropt{opt.samples, opt.min_launches};
+  PAISPARSE_EXPECTS(spec.n == 1, spec.name << ": batch n = " << spec.n << " (SpMM) is not implemented yet");
+
+  // ---- the weight and x
+  const host_csr<T, int32_t> w =
+      spec.from_file() ? with_random_values<T>(read_smtx(spec.path), spec.seed)
+                       : random_csr<T>(spec.rows, spec.cols, 1.0 - spec.sparsity, spec.dist, spec.sigma, spec.seed);
+  if (w.nnz() == 0) throw case_failure{"nnz = 0: nothing to multiply (" + std::to_string(w.rows()) + " x " +
+                                       std::to_string(w.cols()) + " weight with no nonzero)"};
+  const std::vector<T> x = random_values<T>(static_cast<std::size_t>(w.cols()), spec.seed ^ 0x78787878ull);
+  const int64_t rows = w.rows(), cols = w.cols(), nnz = w.nnz();
+  const csr_arrays arrays{rows, cols, nnz, w.row_offsets().data(), w.col_indices().data(), w.values().data(),
+                          spec.type};
+
+  case_result res;
+  res.name = spec.name;
+  res.type = spec.type;
+  res.set = spec.set;
+  res.rows = rows;
+  res.cols = cols;
+  res.nnz = nnz;
+  res.n = spec.n;
+  res.sparsity = spec.from_file() ? 1.0 - w.density() : spec.sparsity;
+
+  // float64 CPU reference; its per-row term magnitudes scale every check below
+  const reference_result cpu = spmv_reference(w, x);
+  auto error_vs = [&](const std::vector<double>& out, const std::vector<double>& ref) {
+    return scaled_error(out, ref, cpu.scale);
+  };
+
+  // ---- 1. cuSPARSE: the reference output, then timing
+  std::vector<double> y_ref;
+  std::string ref_name;
+  rotation_timing cusparse_best_stream, cusparse_best_graph;
+  int best_stream_alg = 0, best_graph_alg = 0;
+  {
+    const int copies = rotation_copies(cusparse_spmv::bytes_per_copy(rows, cols, nnz, vb), opt.hot_l2,
+                                       opt.rotate_factor);
+    cusparse_spmv sp(dev.cusparse(), arrays, x.data(), opt.cusparse_algs, copies, stream);
+    std::string unavailable;
+    for (int i = 0; i < sp.alg_count(); ++i) {
+      const std::string alg_name = "cuSPARSE CSR_ALG" + std::to_string(sp.alg_id(i));
+      if (!sp.available(i)) {
+        unavailable += alg_name + ": " + sp.why_not(i) + "; ";
+        std::cerr << "paisparse_bench: " << spec.name << ": " << alg_name << " unavailable: " << sp.why_not(i) << "\n";
+        continue;
+      }
+      sp.run(i, 0, stream);
+      const std::vector<double> y = sp.result(0, stream);
+      if (y_ref.empty()) {
+        const double err = error_vs(y, cpu.value);
+        if (!(err <= tol))
+          throw case_failure{alg_name + " disagrees with the float64 CPU reference: relative error " + sci(err) +
+                             " > " + sci(tol)};
+        y_ref = y;
+        ref_name = alg_name;
+      } else {
+        const double err = error_vs(y, y_ref);
+        if (!(err <= tol))
+          throw case_failure{alg_name + " disagrees with " + ref_name + ": relative error " + sci(err) + " > " +
+                             sci(tol)};
+      }
+      const rotation_timing t =
+          time_rotation([&](int copy, cudaStream_t s) { sp.run(i, copy, s); }, sp.copies(), ropt, stream);
+      const std::string key = "cusparse_alg" + std::to_string(sp.alg_id(i));
+      state.counters[key + "_us"] = t.stream.median;
+      if (t.graph_ok) state.counters[key + "_graph_us"] = t.graph.median;
+      else std::cerr << "paisparse_bench: " << spec.name << ": " << alg_name << " graph capture failed: " << t.graph_error << "\n";
+      if (!best_stream_alg || t.stream.median < cusparse_best_stream.stream.median) {
+        cusparse_best_stream = t;
+        best_stream_alg = sp.alg_id(i);
+      }
+      if (t.graph_ok && (!best_graph_alg || t.graph.median < cusparse_best_graph.graph.median)) {
+        cusparse_best_graph = t;
+        best_graph_alg = sp.alg_id(i);
+      }
+    }
+    if (y_ref.empty()) throw case_failure{"no cuSPARSE algorithm could run: " + unavailable};
+    state.counters["cusparse_copies"] = sp.copies();
+  }
+  state.counters["cusparse_us"] = cusparse_best_stream.stream.median;
+  state.counters["cusparse_p10_us"] = cusparse_best_stream.stream.p10;
+  state.counters["cusparse_p90_us"] = cusparse_best_stream.stream.p90;
+  state.counters["cusparse_alg"] = best_stream_alg;
+  if (best_graph_alg) {
+    state.counters["cusparse_graph_us"] = cusparse_best_graph.graph.median;
+    state.counters["cusparse_graph_p10_us"] = cusparse_best_graph.graph.p10;
+    state.counters["cusparse_graph_p90_us"] = cusparse_best_graph.graph.p90;
+    state.counters["cusparse_graph_alg"] = best_graph_alg;
+  }
+  res.cusparse_us = cusparse_best_stream.stream.median;
+  res.cusparse_graph_us = best_graph_alg ? cusparse_best_graph.graph.median : NAN;
+
+  // ---- 2. paisparse: tune, check every copy, time
+  rotation_timing ps;
+  {
+    tune_options to;
+    to.time_budget_s = opt.tune_budget_s;
+    to.cold_l2 = !opt.hot_l2;
+    to.stream = stream;
+    if (opt.verbose)
+      to.on_progress = [&](int done, int total, const std::string& name) {
+        std::cerr << "\r  tuning " << spec.name << ": " << done << "/" << total << " " << name << "                "
+                  << (done == total ? "\n" : "") << std::flush;
+      };
+    spmv_tune_result<T> tuned = tune_spmv(w, to);
+    if (opt.verbose) tuned.print(std::cerr, 12);
+    res.tune_s = tuned.seconds;
+    res.config = tuned.plan.name();
+    state.counters["tune_s"] = tuned.seconds;
+    state.counters["tune_candidates"] = static_cast<double>(tuned.candidates.size());
+    state.counters["plan_MB"] = static_cast<double>(tuned.plan.weight_bytes()) / 1e6;
+
+    const int64_t bytes_per_copy = tuned.plan.weight_bytes() + (rows + cols) * vb;
+    const int copies = rotation_copies(bytes_per_copy, opt.hot_l2, opt.rotate_factor);
+    std::vector<spmv_plan<T>> plans;
+    plans.reserve(static_cast<std::size_t>(copies));
+    plans.push_back(std::move(tuned.plan));
+    for (int c = 1; c < copies; ++c) plans.emplace_back(w, plans.front().config());
+    std::vector<device_buffer<T>> xs, ys;
+    for (int c = 0; c < copies; ++c) {
+      xs.emplace_back(x);
+      ys.emplace_back(static_cast<std::size_t>(rows));
+    }
+    auto launch = [&](int copy, cudaStream_t s) {
+      const auto c = static_cast<std::size_t>(copy);
+      plans[c].run(cuda::std::span<const T>(xs[c].data(), xs[c].size()), cuda::std::span<T>(ys[c].data(), ys[c].size()),
+                   epilog_params<T>{}, s);
+    };
+    for (int c = 0; c < copies; ++c) {  // outputs poisoned (NaN), then computed and checked
+      PAISPARSE_CUDA_TRY(cudaMemsetAsync(ys[static_cast<std::size_t>(c)].data(), 0xff, static_cast<std::size_t>(rows) * vb, stream));
+      launch(c, stream);
+      const std::vector<double> y = download_as_double(ys[static_cast<std::size_t>(c)].data(),
+                                                       static_cast<std::size_t>(rows), spec.type, stream);
+      const double err = error_vs(y, y_ref);
+      if (!(err <= tol))
+        throw case_failure{"paisparse " + res.config + " (copy " + std::to_string(c) + ") disagrees with " + ref_name +
+                           ": relative error " + sci(err) + " > " + sci(tol)};
+    }
+    ps = time_rotation(launch, copies, ropt, stream);
+    if (!ps.graph_ok) std::cerr << "paisparse_bench: " << spec.name << ": paisparse graph capture failed: " << ps.graph_error << "\n";
+    state.counters["paisparse_copies"] = copies;
+  }
+  set_timing_counters(state, "paisparse", ps);
+  res.paisparse_us = ps.stream.median;
+  res.paisparse_graph_us = graph_or_nan(ps);
+
+  // ---- 3. dense cuBLAS
+  res.cublas_us = res.cublas_graph_us = NAN;
+  if (opt.run_cublas) {
+    const int64_t bytes_per_copy = cublas_dense::bytes_per_copy(rows, cols, vb);
+    if (bytes_per_copy + (int64_t{1} << 30) > dev.free_bytes()) {
+      std::cerr << "paisparse_bench: " << spec.name << ": dense cuBLAS skipped, a " << bytes_per_copy / 1e9
+                << " GB dense weight does not fit\n";
+    } else {
+      const int copies = rotation_copies(bytes_per_copy, opt.hot_l2, opt.rotate_factor);
+      cublas_dense cb(dev.cublas(), arrays, x.data(), copies, stream);
+      cb.run(0, stream);
+      const double err = error_vs(cb.result(0, stream), y_ref);
+      if (!(err <= tol))
+        throw case_failure{"dense cuBLAS disagrees with " + ref_name + ": relative error " + sci(err) + " > " +
+                           sci(tol)};
+      const rotation_timing t =
+          time_rotation([&](int copy, cudaStream_t s) { cb.run(copy, s); }, cb.copies(), ropt, stream);
+      if (!t.graph_ok) std::cerr << "paisparse_bench: " << spec.name << ": cuBLAS graph capture failed: " << t.graph_error << "\n";
+      set_timing_counters(state, "cublas", t);
+      state.counters["cublas_copies"] = cb.copies();
+      res.cublas_us = t.stream.median;
+      res.cublas_graph_us = graph_or_nan(t);
+    }
+  }
+
+  // ---- derived counters
+  const double floor_bytes = static_cast<double>(nnz) * (vb + 2) + static_cast<double>(rows + 1) * 4 +
+                             static_cast<double>(cols + rows) * vb;
+  const double copy_gbps = dev.info().copy_gbps;
+  res.floor_us = floor_bytes / (copy_gbps * 1e3);
+  const double ps_primary = ps.graph_ok ? ps.graph.median : ps.stream.median;
+  auto put_ratio = [&](const char* key, double num, double den) {
+    if (std::isfinite(num) && std::isfinite(den) && den > 0) state.counters[key] = num / den;
+  };
+  put_ratio("speedup_vs_cusparse", res.cusparse_graph_us, res.paisparse_graph_us);
+  put_ratio("speedup_vs_cusparse_stream", res.cusparse_us, res.paisparse_us);
+  put_ratio("speedup_vs_cublas", res.cublas_graph_us, res.paisparse_graph_us);
+  put_ratio("speedup_vs_cublas_stream", res.cublas_us, res.paisparse_us);
+  state.counters["floor_us"] = res.floor_us;
+  put_ratio("floor_fraction", res.floor_us, ps_primary);
+  put_ratio("GB/s", floor_bytes / 1e3, ps_primary);  // floor bytes per paisparse call
+  state.counters["copy_GBps"] = copy_gbps;
+  state.counters["nnz"] = static_cast<double>(nnz);
+  state.counters["rows"] = static_cast<double>(rows);
+  state.counters["cols"] = static_cast<double>(cols);
+  state.counters["N"] = static_cast<double>(spec.n);
+  state.counters["sparsity"] = res.sparsity;
+  state.counters["hot_l2"] = opt.hot_l2 ? 1 : 0;
+  state.SetLabel(res.config);
+
+  for (auto _ : state) state.SetIterationTime(ps_primary * 1e-6);
+  record_result(res);
+}
+
+}  // namespace
+
+void run_spmv_case(benchmark::State& state, const case_spec& spec, const bench_options& opt) {
+  std::string failure;
+  try {
+    switch (spec.type) {
+      case value_kind::fp16: run_typed<__half>(state, spec, opt); break;
+      case value_kind::bf16: run_typed<__nv_bfloat16>(state, spec, opt); break;
+      case value_kind::fp32: run_typed<float>(state, spec, opt); break;
+    }
+    return;
+  } catch (const case_failure& f) {
+    failure = f.message;
+  } catch (const std::exception& e) {
+    failure = e.what();
+  }
+  cudaGetLastError();  // clear a non-sticky error before the next case
+  std::cerr << "paisparse_bench: " << spec.name << ": " << failure << "\n";
+  state.SkipWithError(failure.c_str());
+}
+
+}  // namespace paisparse::bench
