@@ -9,19 +9,19 @@
 using namespace paisparse;
 
 TEST(Config, NameParseRoundTrip) {
-  spmv_config c{{128, 64, 8, 2, index_kind::i32}, 512, item_order::row_order};
-  EXPECT_EQ(c.name(), "b128.t64.v8.u2.i32.c512.ro");
+  spmv_config c{{128, 64, 1, 8, 2, index_kind::i32}, 512, item_order::row_order};
+  EXPECT_EQ(c.name(), "b128.t64.r1.v8.u2.i32.c512.ro");
   EXPECT_EQ(spmv_config::parse(c.name()), c);
-  EXPECT_EQ(spmv_config::parse("b256.t8.v16.u1.u16.c0.lf").name(), "b256.t8.v16.u1.u16.c0.lf");
+  EXPECT_EQ(spmv_config::parse("b256.t8.r1.v16.u1.u16.c0.lf").name(), "b256.t8.r1.v16.u1.u16.c0.lf");
 }
 
 TEST(Config, ParseErrorsNameTheField) {
-  for (const char* bad : {"", "b256", "b256.t8.v16.u1.u16.c0.xx", "b256.t8.v16.u1.u8.c0.lf", "x256.t8.v16.u1.u16.c0.lf",
-                          "b256.t8.v16.u1.u16.cx.lf"}) {
+  for (const char* bad : {"", "b256", "b256.t8.r1.v16.u1.u16.c0.xx", "b256.t8.r1.v16.u1.u8.c0.lf", "x256.t8.r1.v16.u1.u16.c0.lf", "b256.t8.v16.u1.u16.c0.lf",
+                          "b256.t8.r1.v16.u1.u16.cx.lf"}) {
     EXPECT_THROW(spmv_config::parse(bad), paisparse::error) << bad;
   }
   try {
-    spmv_config::parse("b256.t8.v16.u1.u8.c0.lf");
+    spmv_config::parse("b256.t8.r1.v16.u1.u8.c0.lf");
   } catch (const paisparse::error& e) {
     EXPECT_NE(std::string(e.what()).find("index field 'u8'"), std::string::npos) << e.what();
   }
@@ -31,7 +31,8 @@ TEST(Space, KernelKeysAreTheCartesianProduct) {
   const auto keys = spmv_kernel_keys();
   std::size_t expect = 0;
   for (int b : space::spmv_block_threads)
-    for (int t : space::spmv_row_threads) expect += (b % t == 0) ? 1 : 0;
+    for (int t : space::spmv_row_threads)
+      for (int r : space::spmv_items_per_team) expect += (b % t == 0 && (r == 1 || t <= 32)) ? 1 : 0;
   expect *= space::spmv_vec_bytes.size() * space::spmv_unroll.size() * 2;
   EXPECT_EQ(keys.size(), expect);
   std::set<std::string> names;
@@ -42,7 +43,8 @@ TEST(Space, KernelKeysAreTheCartesianProduct) {
 TEST(Space, EveryValueTypeCanRunEveryKey) {
   for (const auto& k : spmv_kernel_keys())
     for (int vb : {2, 4}) EXPECT_EQ(spmv_cannot_implement(k, vb), "") << spmv_config{k}.name();
-  EXPECT_NE(spmv_cannot_implement({256, 8, 8, 1, index_kind::u16}, 8), "");  // 8-byte values: one per vector
+  EXPECT_NE(spmv_cannot_implement({256, 8, 1, 8, 1, index_kind::u16}, 8), "");  // 8-byte values: one per vector
+  EXPECT_NE(spmv_cannot_implement({256, 64, 2, 16, 1, index_kind::u16}, 2), "");  // shared stage: one item per team
 }
 
 TEST(Space, SegmentCapsFollowTheRowLengths) {
@@ -50,7 +52,7 @@ TEST(Space, SegmentCapsFollowTheRowLengths) {
   const row_stats s = compute_row_stats(w);
   EXPECT_GT(s.cv, 0.5);
   EXPECT_GT(s.max_row, 3 * s.mean);
-  const spmv_kernel_key k{256, 8, 16, 1, index_kind::u16};
+  const spmv_kernel_key k{256, 8, 1, 16, 1, index_kind::u16};
   const auto caps = spmv_segment_caps(k, 2, s, 132 * 2048);
   ASSERT_FALSE(caps.empty());
   EXPECT_EQ(caps[0], 0);

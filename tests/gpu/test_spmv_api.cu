@@ -18,8 +18,9 @@ void expect_error(F&& f, std::initializer_list<const char*> fragments) {
 
 // A few configurations covering each reduction stage, split rows and panels.
 std::vector<std::string> epilog_configs() {
-  return {"b256.t1.v16.u1.u16.c0.ro", "b256.t8.v16.u2.u16.c64.lf", "b128.t32.v8.u1.i32.c0.lf",
-          "b256.t128.v16.u2.i32.c256.lf", "b128.t64.v16.u1.u16.c128.ro"};
+  return {"b256.t1.r1.v16.u1.u16.c0.ro", "b256.t8.r1.v16.u2.u16.c64.lf", "b128.t32.r1.v8.u1.i32.c0.lf",
+          "b256.t128.r1.v16.u2.i32.c256.lf", "b128.t64.r1.v16.u1.u16.c128.ro", "b256.t4.r4.v16.u1.u16.c32.lf",
+          "b128.t1.r2.v8.u2.i32.c0.ro"};
 }
 
 }  // namespace
@@ -65,7 +66,7 @@ TYPED_TEST(SpmvApi, RepeatedRunsAndGraphReplayWithSplitRows) {
   using T = TypeParam;
   const host_csr<T> w =
       convert_values<T>(random_csr<float>(3000, 4000, 0.02, row_distribution::lognormal, 1.5, 9));
-  spmv_plan<T> plan(w, "b256.t8.v16.u1.u16.c64.lf");
+  spmv_plan<T> plan(w, "b256.t8.r1.v16.u1.u16.c64.lf");
   ASSERT_GT(plan.schedule().split_rows(), 0);
   device_vectors<T> d(w.rows(), w.cols());
   cudaStream_t s;
@@ -154,7 +155,7 @@ TEST(SpmvTuner, FilterAndIndexKinds) {
 
 TEST(SpmvBadInput, RunArgumentsAreChecked) {
   const auto w = random_csr<float>(100, 80, 0.1, row_distribution::uniform, 0, 15);
-  spmv_plan<float> plan(w, "b256.t8.v16.u1.u16.c0.lf");
+  spmv_plan<float> plan(w, "b256.t8.r1.v16.u1.u16.c0.lf");
   device_buffer<float> x(80), y(100), big(200);
   expect_error([&] { plan.run({x.data(), 79}, {y.data(), 100}); }, {"x has 79 elements", "80 columns"});
   expect_error([&] { plan.run({x.data(), 80}, {y.data(), 99}); }, {"y has 99 elements", "100 rows"});
@@ -167,22 +168,22 @@ TEST(SpmvBadInput, RunArgumentsAreChecked) {
 
 TEST(SpmvBadInput, PlanShapeAndConfigNames) {
   const auto w = random_csr<float>(100, 80, 0.1, row_distribution::uniform, 0, 16);
-  spmv_plan<float> plan(w, "b256.t8.v16.u1.i32.c0.lf");
+  spmv_plan<float> plan(w, "b256.t8.r1.v16.u1.i32.c0.lf");
   const auto other = random_csr<float>(100, 81, 0.1, row_distribution::uniform, 0, 17);
   expect_error([&] { plan.rebind(other); }, {"tuned for a 100 x 80 weight", "got 100 x 81"});
   EXPECT_NO_THROW(plan.rebind(random_csr<float>(100, 80, 0.2, row_distribution::uniform, 0, 18)));
-  expect_error([&] { spmv_plan<float>(w, "b256.t8.v16.u1.i32.c0"); }, {"expected 7 dot-separated fields"});
-  expect_error([&] { spmv_plan<float>(w, "b256.t3.v16.u1.i32.c0.lf"); }, {"does not divide into teams of 3"});
-  expect_error([&] { spmv_plan<float>(w, "b256.t8.v4.u1.i32.c0.lf"); }, {"not compiled in"});
+  expect_error([&] { spmv_plan<float>(w, "b256.t8.r1.v16.u1.i32.c0"); }, {"expected 8 dot-separated fields"});
+  expect_error([&] { spmv_plan<float>(w, "b256.t3.r1.v16.u1.i32.c0.lf"); }, {"does not divide into teams of 3"});
+  expect_error([&] { spmv_plan<float>(w, "b256.t8.r1.v4.u1.i32.c0.lf"); }, {"not compiled in"});
 }
 
 TEST(SpmvEdge, ZeroRowsAndZeroColumns) {
   host_csr<float> w0(0, 10, {0}, {}, {});
-  spmv_plan<float> p0(w0, "b256.t8.v16.u1.u16.c0.lf");
+  spmv_plan<float> p0(w0, "b256.t8.r1.v16.u1.u16.c0.lf");
   device_buffer<float> x(10);
   p0.run({x.data(), 10}, {static_cast<float*>(nullptr), 0});  // nothing to do
   host_csr<float> wk(5, 0, {0, 0, 0, 0, 0, 0}, {}, {});
-  spmv_plan<float> pk(wk, "b256.t8.v16.u1.u16.c0.lf");
+  spmv_plan<float> pk(wk, "b256.t8.r1.v16.u1.u16.c0.lf");
   device_buffer<float> y(5), bias(5);
   const std::vector<float> b{1, -2, 3, -4, 5};
   upload(bias, b);

@@ -40,6 +40,9 @@ class device_schedule {
       PAISPARSE_CUDA_TRY(cudaMemset(workspace_.data(), 0, workspace_.size() * sizeof(float)));
       PAISPARSE_CUDA_TRY(cudaMemset(counters_.data(), 0, counters_.size() * sizeof(int32_t)));
     }
+    // cudaMemset / cudaMemcpy may return before the device is done: finish
+    // here so that a plan is ready for any stream (this constructor blocks).
+    PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
   }
 
   template <class I>

@@ -4,8 +4,9 @@
 //
 // The weight is a scheduled weight (format/schedule.hpp): a list of work
 // items, each a row or a segment of a row. A block of BlockThreads threads
-// holds BlockThreads / Reduction::row_threads row teams; team t of block b
-// takes item b * teams + t. Only this entry point reads threadIdx/blockIdx.
+// holds BlockThreads / Reduction::row_threads row teams; each team takes
+// ItemsPerTeam consecutive items and works on them side by side (their loads
+// in flight together). Only this entry point reads threadIdx/blockIdx.
 #pragma once
 
 #include <cstdint>
@@ -32,8 +33,11 @@ struct schedule_view {
 };
 
 namespace detail {
-template <class Prolog, class Reduction, class Epilog, int BlockThreads>
+template <class Prolog, class Reduction, class Epilog, int BlockThreads, int ItemsPerTeam>
 struct spmv_contract {
+  static_assert(ItemsPerTeam >= 1 && ItemsPerTeam <= 8, "spmv_kernel: ItemsPerTeam must be 1..8");
+  static_assert(ItemsPerTeam == 1 || Reduction::warps_per_row == 1,
+                "spmv_kernel: several items per team need single-group teams (no shared-memory stage)");
   using T = typename Prolog::value_type;
   static_assert(std::is_same_v<T, typename Epilog::value_type>,
                 "spmv_kernel: the prolog and the epilog must use the same value type");
@@ -44,46 +48,59 @@ struct spmv_contract {
 };
 }  // namespace detail
 
-template <class Prolog, class Reduction, class Epilog, int BlockThreads>
+template <class Prolog, class Reduction, class Epilog, int BlockThreads, int ItemsPerTeam = 1>
 __global__ void __launch_bounds__(BlockThreads)
     spmv_kernel(schedule_view<typename Prolog::value_type, typename Prolog::index_type> w,
                 const typename Prolog::value_type* __restrict__ x, typename Prolog::value_type* __restrict__ y,
                 epilog_params<typename Prolog::value_type> ep) {
-  [[maybe_unused]] detail::spmv_contract<Prolog, Reduction, Epilog, BlockThreads> contract;
+  using T = typename Prolog::value_type;
+  [[maybe_unused]] detail::spmv_contract<Prolog, Reduction, Epilog, BlockThreads, ItemsPerTeam> contract;
   constexpr int row_threads = Reduction::row_threads;
   constexpr int teams = BlockThreads / row_threads;
+  constexpr int V = Prolog::vec_elems;
   __shared__ typename Reduction::storage_type smem;
 
   const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % row_threads;
-  const int64_t item = static_cast<int64_t>(blockIdx.x) * teams + tid / row_threads;
-  const bool valid = item < w.n_items;
+  const int64_t first = (static_cast<int64_t>(blockIdx.x) * teams + tid / row_threads) * ItemsPerTeam;
 
-  float acc = 0.f;
-  int32_t row_word = 0;
-  if (valid) {
-    row_word = w.item_row[item];
-    const int32_t begin = w.item_ptr[item];
-    const int32_t end = w.item_ptr[item + 1];
-    const int32_t base = w.item_base != nullptr ? w.item_base[item] : 0;
-    acc = Prolog::template accumulate<row_threads>(w.values, w.indices, begin, end, x + base, lane);
+  int32_t row_word[ItemsPerTeam], begin[ItemsPerTeam], nvec[ItemsPerTeam];
+  const T* xs[ItemsPerTeam];
+  float acc[ItemsPerTeam];
+#pragma unroll
+  for (int j = 0; j < ItemsPerTeam; ++j) {  // item metadata: independent loads
+    const int64_t item = first + j;
+    acc[j] = 0.f;
+    row_word[j] = -1;
+    begin[j] = 0;
+    nvec[j] = 0;
+    xs[j] = x;
+    if (item < w.n_items) {
+      row_word[j] = w.item_row[item];
+      begin[j] = w.item_ptr[item];
+      nvec[j] = (w.item_ptr[item + 1] - begin[j]) / V;
+      if (w.item_base != nullptr) xs[j] = x + w.item_base[item];
+    }
   }
-  acc = Reduction::reduce(acc, tid, smem);  // every thread takes part
-  if (!valid || lane != 0) return;
-  const int32_t row = row_word & 0x7fffffff;
-  if (row_word < 0) {  // split row: stage 4
-    float total;
-    if (!atomic_stage_combine(acc, row, w.row_items[row], w.workspace, w.counters, total)) return;
-    acc = total;
+  Prolog::template accumulate<row_threads, ItemsPerTeam>(w.values, w.indices, begin, nvec, xs, lane, acc);
+#pragma unroll
+  for (int j = 0; j < ItemsPerTeam; ++j) {
+    const float sum = Reduction::reduce(acc[j], tid, smem);  // every thread takes part
+    if (lane != 0 || first + j >= w.n_items) continue;
+    const int32_t row = row_word[j] & 0x7fffffff;
+    float total = sum;
+    if (row_word[j] < 0 &&  // split row: stage 4
+        !atomic_stage_combine(sum, row, w.row_items[row], w.workspace, w.counters, total))
+      continue;
+    Epilog::apply(y, row, row, total, ep);
   }
-  Epilog::apply(y, row, row, acc, ep);
 }
 
 /// Grid size for a scheduled weight of n_items items.
-template <int BlockThreads, int RowThreads>
+template <int BlockThreads, int RowThreads, int ItemsPerTeam = 1>
 inline unsigned spmv_grid(int32_t n_items) {
-  constexpr int teams = BlockThreads / RowThreads;
-  return static_cast<unsigned>((static_cast<int64_t>(n_items) + teams - 1) / teams);
+  constexpr int per_block = BlockThreads / RowThreads * ItemsPerTeam;
+  return static_cast<unsigned>((static_cast<int64_t>(n_items) + per_block - 1) / per_block);
 }
 
 }  // namespace paisparse

@@ -6,10 +6,12 @@
 //   Prolog::vec_elems          nonzeros per vector load; the schedule pads
 //                              every item to a multiple of it
 //   Prolog::unroll             vector loads a thread issues before using any
-//   Prolog::accumulate<TeamThreads>(values, indices, begin, end, x, lane)
-//       -> this thread's fp32 partial sum over the item [begin, end), x
-//          already offset by the item's column base. Thread `lane` of the
-//          team takes vectors lane, lane + TeamThreads, ...
+//   Prolog::accumulate<TeamThreads, Items>(values, indices, begin, nvec, x, lane, acc)
+//       adds to acc[j] this thread's fp32 partial sum over item j (nvec[j]
+//       vectors from begin[j]; x[j] already offset by the item's column
+//       base). Thread `lane` of the team takes vectors lane, lane +
+//       TeamThreads, ... of every item; items run side by side, so a thread
+//       has Items x Unroll vector loads in flight (the prefetch depth).
 #pragma once
 
 #include <cstdint>
@@ -37,50 +39,52 @@ struct vector_prolog {
   static constexpr int index_bytes = vec_elems * static_cast<int>(sizeof(I));
   static_assert(index_bytes >= 4, "vector_prolog: a vector of indices must span at least 4 bytes");
 
-  template <int TeamThreads>
-  __device__ __forceinline__ static float accumulate(const T* __restrict__ values, const I* __restrict__ indices,
-                                                     int32_t begin, int32_t end, const T* __restrict__ x,
-                                                     int lane) {
+  /// Accumulates Items work items at once: for each item j, this thread's
+  /// fp32 partial sum over its vectors lane, lane + TeamThreads, ... of the
+  /// nvec[j] vectors starting at begin[j]; x[j] is x offset by item j's column
+  /// base. All Items x Unroll vector loads of one step are issued before any
+  /// is used, so a thread keeps that many loads in flight.
+  template <int TeamThreads, int Items>
+  __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
+                                                    const int32_t (&begin)[Items], const int32_t (&nvec)[Items],
+                                                    const T* const (&x)[Items], int lane, float (&acc)[Items]) {
     using vals_t = detail::raw_vec<VecBytes>;
     using idx_t = detail::raw_vec<index_bytes>;
-    const int32_t nvec = (end - begin) / vec_elems;
-    const T* vp = values + begin;
-    const I* ip = indices + begin;
-    float acc = 0.f;
-    int32_t v = lane;
-    // Main loop: Unroll independent vector loads of values and indices, then
-    // Unroll * vec_elems independent gathers of x.
-    for (; v + (Unroll - 1) * TeamThreads < nvec; v += Unroll * TeamThreads) {
-      vals_t a[Unroll];
-      idx_t c[Unroll];
+    int32_t most = 0;
 #pragma unroll
-      for (int u = 0; u < Unroll; ++u) {
-        a[u].load(vp + static_cast<int64_t>(v + u * TeamThreads) * vec_elems);
-        c[u].load(ip + static_cast<int64_t>(v + u * TeamThreads) * vec_elems);
-      }
-      float xv[Unroll][vec_elems];
+    for (int j = 0; j < Items; ++j) most = max(most, nvec[j]);
+    for (int32_t v = lane; v < most; v += Unroll * TeamThreads) {
+      vals_t a[Unroll][Items];
+      idx_t c[Unroll][Items];
 #pragma unroll
       for (int u = 0; u < Unroll; ++u)
 #pragma unroll
-        for (int j = 0; j < vec_elems; ++j) xv[u][j] = to_float(__ldg(x + c[u].template bits<I>(j)));
+        for (int j = 0; j < Items; ++j) {
+          const int32_t vv = v + u * TeamThreads;
+          if (vv < nvec[j]) {
+            const int64_t off = begin[j] + static_cast<int64_t>(vv) * vec_elems;
+            a[u][j].load(values + off);
+            c[u][j].load(indices + off);
+          }
+        }
+      float xv[Unroll][Items][vec_elems];
 #pragma unroll
       for (int u = 0; u < Unroll; ++u)
 #pragma unroll
-        for (int j = 0; j < vec_elems; ++j) acc = fmaf(detail::bits_to_float<T>(a[u].template bits<T>(j)), xv[u][j], acc);
-    }
-    // Remainder: fewer than Unroll vectors left for this thread.
-    if constexpr (Unroll > 1) {
-      for (; v < nvec; v += TeamThreads) {
-        vals_t a;
-        idx_t c;
-        a.load(vp + static_cast<int64_t>(v) * vec_elems);
-        c.load(ip + static_cast<int64_t>(v) * vec_elems);
+        for (int j = 0; j < Items; ++j)
 #pragma unroll
-        for (int j = 0; j < vec_elems; ++j)
-          acc = fmaf(detail::bits_to_float<T>(a.template bits<T>(j)), to_float(__ldg(x + c.template bits<I>(j))), acc);
-      }
+          for (int e = 0; e < vec_elems; ++e)
+            xv[u][j][e] = v + u * TeamThreads < nvec[j] ? to_float(__ldg(x[j] + c[u][j].template bits<I>(e))) : 0.f;
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u)
+#pragma unroll
+        for (int j = 0; j < Items; ++j)
+          if (v + u * TeamThreads < nvec[j]) {
+#pragma unroll
+            for (int e = 0; e < vec_elems; ++e)
+              acc[j] = fmaf(detail::bits_to_float<T>(a[u][j].template bits<T>(e)), xv[u][j][e], acc[j]);
+          }
     }
-    return acc;
   }
 };
 

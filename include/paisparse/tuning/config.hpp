@@ -3,15 +3,16 @@
 // A configuration is printable and parseable, with a stable name used in
 // logs, tests, plan files and the tuner's table:
 //
-//     b256.t8.v16.u2.u16.c512.lf
-//     |    |  |   |  |   |    `-- item order: lf = longest first, ro = row order
-//     |    |  |   |  |   `------- segment cap in nonzeros (c0 = rows never cut)
-//     |    |  |   |  `----------- column index type in the plan: u16 or i32
-//     |    |  |   `-------------- vector loads in flight per thread (unroll)
-//     |    |  `------------------ bytes per vector load of values (8 or 16)
-//     |    `--------------------- threads per row item (1..32: one group,
-//     |                           shuffle only; 64, 128: 2 or 4 warps, + shared memory)
-//     `-------------------------- threads per block
+//     b256.t8.r2.v16.u2.u16.c512.lf
+//     |    |  |  |   |  |   |    `-- item order: lf = longest first, ro = row order
+//     |    |  |  |   |  |   `------- segment cap in nonzeros (c0 = rows never cut)
+//     |    |  |  |   |  `----------- column index type in the plan: u16 or i32
+//     |    |  |  |   `-------------- vector loads per item in flight per thread (unroll)
+//     |    |  |  `------------------ bytes per vector load of values (8 or 16)
+//     |    |  `--------------------- items (rows or row segments) a team works on side by side
+//     |    `------------------------ threads per item (1..32: one group, shuffle
+//     |                              only; 64, 128: 2 or 4 warps, + shared memory)
+//     `----------------------------- threads per block
 //
 // The compiled-in kernels are the cartesian product of the lists below. A
 // project restricts them (compile time, code size) by defining the macros
@@ -37,6 +38,9 @@
 #ifndef PAISPARSE_SPMV_ROW_THREADS
 #define PAISPARSE_SPMV_ROW_THREADS 1, 2, 4, 8, 16, 32, 64, 128
 #endif
+#ifndef PAISPARSE_SPMV_ITEMS_PER_TEAM
+#define PAISPARSE_SPMV_ITEMS_PER_TEAM 1, 2, 4
+#endif
 #ifndef PAISPARSE_SPMV_VEC_BYTES
 #define PAISPARSE_SPMV_VEC_BYTES 8, 16
 #endif
@@ -49,6 +53,7 @@ namespace paisparse {
 namespace space {
 inline constexpr std::array spmv_block_threads{PAISPARSE_SPMV_BLOCK_THREADS};
 inline constexpr std::array spmv_row_threads{PAISPARSE_SPMV_ROW_THREADS};
+inline constexpr std::array spmv_items_per_team{PAISPARSE_SPMV_ITEMS_PER_TEAM};
 inline constexpr std::array spmv_vec_bytes{PAISPARSE_SPMV_VEC_BYTES};
 inline constexpr std::array spmv_unroll{PAISPARSE_SPMV_UNROLL};
 }  // namespace space
@@ -57,12 +62,14 @@ inline constexpr std::array spmv_unroll{PAISPARSE_SPMV_UNROLL};
 struct spmv_kernel_key {
   int block_threads = 256;
   int row_threads = 8;
+  int items_per_team = 1;
   int vec_bytes = 16;
   int unroll = 1;
   index_kind index = index_kind::u16;
 
   friend bool operator==(const spmv_kernel_key& a, const spmv_kernel_key& b) {
-    return a.block_threads == b.block_threads && a.row_threads == b.row_threads && a.vec_bytes == b.vec_bytes &&
+    return a.block_threads == b.block_threads && a.row_threads == b.row_threads &&
+           a.items_per_team == b.items_per_team && a.vec_bytes == b.vec_bytes &&
            a.unroll == b.unroll && a.index == b.index;
   }
   /// Nonzeros one full pass of a row team covers.
@@ -79,7 +86,8 @@ struct spmv_config {
 
   std::string name() const {
     std::ostringstream os;
-    os << 'b' << kernel.block_threads << ".t" << kernel.row_threads << ".v" << kernel.vec_bytes << ".u"
+    os << 'b' << kernel.block_threads << ".t" << kernel.row_threads << ".r" << kernel.items_per_team << ".v"
+       << kernel.vec_bytes << ".u"
        << kernel.unroll << '.' << to_string(kernel.index) << ".c" << segment_cap << '.' << to_string(order);
     return os.str();
   }
@@ -97,8 +105,8 @@ struct spmv_config {
       else cur.push_back(ch);
     }
     f.push_back(cur);
-    PAISPARSE_EXPECTS(f.size() == 7, "spmv config '" << s << "': expected 7 dot-separated fields like "
-                                                     << "b256.t8.v16.u2.u16.c0.lf, got " << f.size());
+    PAISPARSE_EXPECTS(f.size() == 8, "spmv config '" << s << "': expected 8 dot-separated fields like "
+                                                     << "b256.t8.r1.v16.u2.u16.c0.lf, got " << f.size());
     auto num = [&](const std::string& field, char tag) -> int64_t {
       PAISPARSE_EXPECTS(field.size() >= 2 && field[0] == tag &&
                             field.find_first_not_of("0123456789", 1) == std::string::npos && field.size() < 12,
@@ -107,15 +115,16 @@ struct spmv_config {
     };
     c.kernel.block_threads = static_cast<int>(num(f[0], 'b'));
     c.kernel.row_threads = static_cast<int>(num(f[1], 't'));
-    c.kernel.vec_bytes = static_cast<int>(num(f[2], 'v'));
-    c.kernel.unroll = static_cast<int>(num(f[3], 'u'));
-    PAISPARSE_EXPECTS(f[4] == "u16" || f[4] == "i32",
-                      "spmv config '" << s << "': index field '" << f[4] << "' should be u16 or i32");
-    c.kernel.index = f[4] == "u16" ? index_kind::u16 : index_kind::i32;
-    c.segment_cap = num(f[5], 'c');
-    PAISPARSE_EXPECTS(f[6] == "lf" || f[6] == "ro",
-                      "spmv config '" << s << "': order field '" << f[6] << "' should be lf or ro");
-    c.order = f[6] == "lf" ? item_order::longest_first : item_order::row_order;
+    c.kernel.items_per_team = static_cast<int>(num(f[2], 'r'));
+    c.kernel.vec_bytes = static_cast<int>(num(f[3], 'v'));
+    c.kernel.unroll = static_cast<int>(num(f[4], 'u'));
+    PAISPARSE_EXPECTS(f[5] == "u16" || f[5] == "i32",
+                      "spmv config '" << s << "': index field '" << f[5] << "' should be u16 or i32");
+    c.kernel.index = f[5] == "u16" ? index_kind::u16 : index_kind::i32;
+    c.segment_cap = num(f[6], 'c');
+    PAISPARSE_EXPECTS(f[7] == "lf" || f[7] == "ro",
+                      "spmv config '" << s << "': order field '" << f[7] << "' should be lf or ro");
+    c.order = f[7] == "lf" ? item_order::longest_first : item_order::row_order;
     return c;
   }
 };
@@ -126,9 +135,10 @@ inline std::vector<spmv_kernel_key> spmv_kernel_keys() {
   for (index_kind ik : {index_kind::u16, index_kind::i32})
     for (int b : space::spmv_block_threads)
       for (int t : space::spmv_row_threads)
-        for (int v : space::spmv_vec_bytes)
-          for (int u : space::spmv_unroll)
-            if (b % t == 0) keys.push_back({b, t, v, u, ik});
+        for (int r : space::spmv_items_per_team)
+          for (int v : space::spmv_vec_bytes)
+            for (int u : space::spmv_unroll)
+              if (b % t == 0 && (r == 1 || t <= 32)) keys.push_back({b, t, r, v, u, ik});
   return keys;
 }
 
@@ -140,6 +150,7 @@ inline std::string spmv_cannot_implement(const spmv_kernel_key& k, int value_byt
   else if (k.index == index_kind::u16 && elems * 2 < 4) os << "16-bit indices need at least 2 values per vector";
   else if (k.block_threads % k.row_threads != 0) os << "block of " << k.block_threads << " threads does not divide into teams of " << k.row_threads;
   else if (k.row_threads > 32 && k.row_threads % 32 != 0) os << "row teams above 32 threads must be whole warps";
+  else if (k.items_per_team > 1 && k.row_threads > 32) os << "several items per team need teams of at most 32 threads";
   return os.str();
 }
 
@@ -180,7 +191,7 @@ inline std::vector<int64_t> spmv_segment_caps(const spmv_kernel_key& k, int valu
                                               int64_t resident_threads) {
   std::vector<int64_t> caps{0};
   const int64_t pass = k.team_pass(value_bytes);
-  const int64_t teams = std::max<int64_t>(1, resident_threads / k.row_threads);
+  const int64_t teams = std::max<int64_t>(1, resident_threads / k.row_threads * k.items_per_team);
   const int64_t share = (static_cast<int64_t>(s.nnz) + teams - 1) / teams;
   int64_t cap = 1;
   while (cap < std::max(pass, share)) cap *= 2;

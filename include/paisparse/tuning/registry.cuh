@@ -32,7 +32,7 @@ struct spmv_kernel_entry {
 };
 
 /// The composition the tuner instantiates for one kernel key.
-template <class T, class I, int BlockThreads, int RowThreads, int VecBytes, int Unroll>
+template <class T, class I, int BlockThreads, int RowThreads, int ItemsPerTeam, int VecBytes, int Unroll>
 struct spmv_composition {
   using prolog = vector_prolog<T, I, VecBytes, Unroll>;
   using reduction = four_stage_reduction<(RowThreads < 32 ? RowThreads : 32), (RowThreads > 32 ? RowThreads / 32 : 1),
@@ -41,8 +41,9 @@ struct spmv_composition {
 
   static void launch(const device_schedule<T>& s, const T* x, T* y, const epilog_params<T>& ep, cudaStream_t st) {
     if (s.n_items() == 0) return;
-    spmv_kernel<prolog, reduction, epilog, BlockThreads>
-        <<<spmv_grid<BlockThreads, RowThreads>(s.n_items()), BlockThreads, 0, st>>>(s.template view<I>(), x, y, ep);
+    spmv_kernel<prolog, reduction, epilog, BlockThreads, ItemsPerTeam>
+        <<<spmv_grid<BlockThreads, RowThreads, ItemsPerTeam>(s.n_items()), BlockThreads, 0, st>>>(
+            s.template view<I>(), x, y, ep);
     PAISPARSE_CUDA_CHECK_LAST();
   }
 };
@@ -53,13 +54,16 @@ template <class T, class I, std::size_t Flat>
 void add_spmv_entry(std::vector<spmv_kernel_entry<T>>& out) {
   constexpr std::size_t nu = space::spmv_unroll.size();
   constexpr std::size_t nv = space::spmv_vec_bytes.size();
-  constexpr std::size_t nr = space::spmv_row_threads.size();
+  constexpr std::size_t ni = space::spmv_items_per_team.size();
+  constexpr std::size_t nt = space::spmv_row_threads.size();
   constexpr int u = space::spmv_unroll[Flat % nu];
   constexpr int v = space::spmv_vec_bytes[(Flat / nu) % nv];
-  constexpr int r = space::spmv_row_threads[(Flat / nu / nv) % nr];
-  constexpr int b = space::spmv_block_threads[Flat / nu / nv / nr];
-  if constexpr (b % r == 0 && (r <= 32 || r % 32 == 0) && v / static_cast<int>(sizeof(T)) * static_cast<int>(sizeof(I)) >= 4) {
-    out.push_back({spmv_kernel_key{b, r, v, u, index_kind_of_v<I>}, &spmv_composition<T, I, b, r, v, u>::launch});
+  constexpr int r = space::spmv_items_per_team[(Flat / nu / nv) % ni];
+  constexpr int t = space::spmv_row_threads[(Flat / nu / nv / ni) % nt];
+  constexpr int b = space::spmv_block_threads[Flat / nu / nv / ni / nt];
+  if constexpr (b % t == 0 && (t <= 32 || t % 32 == 0) && (r == 1 || t <= 32) &&
+                v / static_cast<int>(sizeof(T)) * static_cast<int>(sizeof(I)) >= 4) {
+    out.push_back({spmv_kernel_key{b, t, r, v, u, index_kind_of_v<I>}, &spmv_composition<T, I, b, t, r, v, u>::launch});
   }
 }
 
@@ -77,7 +81,8 @@ template <class T, class I>
 const std::vector<spmv_kernel_entry<T>>& spmv_kernels() {
   static const std::vector<spmv_kernel_entry<T>> entries = detail::make_spmv_entries<T, I>(
       std::make_index_sequence<space::spmv_block_threads.size() * space::spmv_row_threads.size() *
-                               space::spmv_vec_bytes.size() * space::spmv_unroll.size()>{});
+                               space::spmv_items_per_team.size() * space::spmv_vec_bytes.size() *
+                               space::spmv_unroll.size()>{});
   return entries;
 }
 
@@ -85,14 +90,13 @@ const std::vector<spmv_kernel_entry<T>>& spmv_kernels() {
 template <class T>
 spmv_launch_fn<T> find_spmv_kernel(const spmv_kernel_key& key) {
   const std::string why = spmv_cannot_implement(key, static_cast<int>(sizeof(T)));
-  PAISPARSE_EXPECTS(why.empty(), "spmv kernel b" << key.block_threads << ".t" << key.row_threads << ".v"
-                                                 << key.vec_bytes << ".u" << key.unroll << ": " << why);
+  PAISPARSE_EXPECTS(why.empty(), "spmv kernel " << spmv_config{key}.name() << ": " << why);
   const auto& table = key.index == index_kind::u16 ? spmv_kernels<T, uint16_t>() : spmv_kernels<T, int32_t>();
   for (const auto& e : table)
     if (e.key == key) return e.launch;
-  PAISPARSE_FAIL("spmv kernel b" << key.block_threads << ".t" << key.row_threads << ".v" << key.vec_bytes << ".u"
-                                 << key.unroll << "." << to_string(key.index) << " for " << value_type_name<T>()
+  PAISPARSE_FAIL("spmv kernel " << spmv_config{key}.name() << " for " << value_type_name<T>()
                                  << " is not compiled in (see PAISPARSE_SPMV_* in tuning/config.hpp)");
+  return nullptr;  // not reached
 }
 
 }  // namespace paisparse

@@ -39,6 +39,7 @@ struct tune_options {
   int warmup = 2;              // untimed runs per candidate
   int reps = 9;                // timed runs per candidate (median reported)
   bool cold_l2 = true;         // flush L2 before every timed run
+  bool graph_timing = true;    // time each run inside a CUDA graph (no stream-launch overhead)
   uint64_t seed = 0x5eed;      // for the check's random x
   cudaStream_t stream = nullptr;
   std::function<void(int done, int total, const std::string& name)> on_progress;  // optional
@@ -74,6 +75,8 @@ struct spmv_tune_result {
 
   /// Prints the candidate table (all rows when max_rows is 0).
   void print(std::ostream& os, std::size_t max_rows = 0) const {
+    const std::ios_base::fmtflags flags = os.flags();
+    const std::streamsize precision = os.precision();
     os << "tuned " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", "
        << value_type_name<T>() << ": best " << plan.name() << ", " << candidates.size() << " candidates in "
        << std::fixed << std::setprecision(2) << seconds << " s"
@@ -95,6 +98,8 @@ struct spmv_tune_result {
       os << std::setw(11) << std::scientific << std::setprecision(1) << c.rel_err << std::fixed << "  "
          << to_string(c.status) << (c.message.empty() ? "" : ": " + c.message) << "\n";
     }
+    os.flags(flags);
+    os.precision(precision);
   }
 };
 
@@ -192,9 +197,10 @@ spmv_tune_result<T> tune_spmv(const host_csr<T, int32_t>& w, const tune_options&
         r.message = os.str();
         continue;
       }
-      const timing_stats ts = time_launches(
-          [&](cudaStream_t s) { launch(current, dx.data(), dy.data(), epilog_params<T>{}, s); }, opt.stream,
-          opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);
+      auto run = [&](cudaStream_t s) { launch(current, dx.data(), dy.data(), epilog_params<T>{}, s); };
+      const timing_stats ts =
+          opt.graph_timing ? time_launches_in_graph(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr)
+                           : time_launches(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);
       r.median_us = ts.median;
       r.min_us = ts.min;
       r.max_us = ts.max;
