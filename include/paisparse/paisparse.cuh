@@ -18,6 +18,16 @@
 #include "tuning/plan.cuh"
 #include "tuning/timing.cuh"
 #include "tuning/tuner.cuh"
+#include "format/dense.hpp"
+#include "format/spmm_schedule.cuh"
+#include "prolog/spmm_prolog.cuh"
+#include "reduction/column_tile_reduction.cuh"
+#include "kernels/spmm_kernel.cuh"
+#include "spmm_reference.hpp"
+#include "tuning/spmm_config.hpp"
+#include "tuning/spmm_registry.cuh"
+#include "tuning/spmm_plan.cuh"
+#include "tuning/spmm_tuner.cuh"
 
 #define PAISPARSE_VERSION_MAJOR 0
 #define PAISPARSE_VERSION_MINOR 1

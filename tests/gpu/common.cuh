@@ -142,7 +142,7 @@ int check_every_candidate(const host_csr<float>& w32, const std::string& what, u
     }
     const auto launch = find_spmv_kernel<T>(c.kernel);
     poison(d.y);
-    launch(sched, d.x.data(), d.y.data(), epilog_params<T>{}, nullptr);
+    launch(sched, spmv_bins_for(c, sched), d.x.data(), d.y.data(), epilog_params<T>{}, nullptr, (checked & 1) != 0);
     PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
     PAISPARSE_CUDA_TRY(cudaMemcpy(hy.data(), d.y.data(), hy.size() * sizeof(T), cudaMemcpyDeviceToHost));
     const double err = relative_error(hy, ref);

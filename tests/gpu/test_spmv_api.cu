@@ -20,7 +20,7 @@ void expect_error(F&& f, std::initializer_list<const char*> fragments) {
 std::vector<std::string> epilog_configs() {
   return {"b256.t1.r1.v16.u1.u16.c0.ro", "b256.t8.r1.v16.u2.u16.c64.lf", "b128.t32.r1.v8.u1.i32.c0.lf",
           "b256.t128.r1.v16.u2.i32.c256.lf", "b128.t64.r1.v16.u1.u16.c128.ro", "b256.t4.r4.v16.u1.u16.c32.lf",
-          "b128.t1.r2.v8.u2.i32.c0.ro"};
+          "b128.t1.r2.v8.u2.i32.c0.ro", "b256.tA2.r1.v16.u1.u16.c0.lf", "b128.tA1.r1.v8.u2.i32.c2048.lf"};
 }
 
 }  // namespace
@@ -190,4 +190,35 @@ TEST(SpmvEdge, ZeroRowsAndZeroColumns) {
   poison(y);
   pk.run({static_cast<const float*>(nullptr), 0}, {y.data(), 5}, {1.f, 0.f, bias.data(), activation::relu});
   EXPECT_EQ(y.to_host(), (std::vector<float>{1, 0, 3, 0, 5}));
+}
+
+TYPED_TEST(SpmvApi, ChainedRunsWithOverlapReadCompletedInputs) {
+  // y1 = W x, y2 = W y1, y3 = W y2 back to back on one stream, launched with
+  // programmatic dependent launch: each run must see its predecessor's whole
+  // output. Each stage is checked against W times the downloaded input.
+  using T = TypeParam;
+  const host_csr<T> w =
+      convert_values<T>(random_csr<float>(20000, 20000, 0.002, row_distribution::lognormal, 1.0, 31));
+  for (const char* name : {"b256.tA2.r1.v16.u1.u16.c0.lf", "b256.t8.r1.v16.u1.u16.c64.lf", "b128.t32.r1.v8.u2.i32.c0.ro"}) {
+    spmv_plan<T> plan(w, name);
+    ASSERT_TRUE(plan.overlap());
+    std::vector<device_buffer<T>> v;
+    for (int i = 0; i < 4; ++i) v.emplace_back(static_cast<std::size_t>(w.rows()));
+    const auto x = detail::random_vector<T>(w.cols(), 32);
+    for (int i = 0; i < 4; ++i) poison(v[i]);
+    PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // the poison runs on the legacy stream
+    cudaStream_t s;
+    PAISPARSE_CUDA_TRY(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    // x arrives by a copy in the same stream right before the first run
+    PAISPARSE_CUDA_TRY(cudaMemcpyAsync(v[0].data(), x.data(), x.size() * sizeof(T), cudaMemcpyHostToDevice, s));
+    for (int i = 0; i < 3; ++i)
+      plan.run({v[i].data(), v[i].size()}, {v[i + 1].data(), v[i + 1].size()}, {0.5f, 0.f, nullptr, activation::none}, s);
+    PAISPARSE_CUDA_TRY(cudaStreamSynchronize(s));
+    cudaStreamDestroy(s);
+    for (int i = 0; i < 3; ++i) {
+      const auto in = v[i].to_host();
+      EXPECT_LE(relative_error(v[i + 1].to_host(), spmv_reference(w, in, 0.5)), relative_tolerance<T>())
+          << name << " stage " << i + 1;
+    }
+  }
 }

@@ -25,6 +25,7 @@ class device_schedule {
         split_rows_(h.split_rows),
         longest_item_(h.longest_item),
         index_(index_kind_of_v<I>),
+        host_item_ptr_(h.item_ptr),
         item_ptr_(h.item_ptr),
         item_row_(h.item_row),
         item_base_(h.item_base),
@@ -72,6 +73,8 @@ class device_schedule {
   int32_t split_rows() const { return split_rows_; }
   int32_t longest_item() const { return longest_item_; }
   index_kind index() const { return index_; }
+  /// Host copy of the item boundaries (for the adaptive kernel's bins).
+  const std::vector<int32_t>& host_item_ptr() const { return host_item_ptr_; }
   int64_t padded_nnz() const { return static_cast<int64_t>(values_.size()); }
   /// Device bytes a launch reads for the weight (values, indices, item tables).
   int64_t weight_bytes() const {
@@ -82,6 +85,7 @@ class device_schedule {
  private:
   int32_t rows_ = 0, cols_ = 0, nnz_ = 0, n_items_ = 0, split_rows_ = 0, longest_item_ = 0;
   index_kind index_ = index_kind::i32;
+  std::vector<int32_t> host_item_ptr_{0};
   device_buffer<int32_t> item_ptr_, item_row_, item_base_, row_items_;
   device_buffer<T> values_;
   device_buffer<unsigned char> indices_;

@@ -15,6 +15,7 @@
 #include "../epilog/linear_epilog.cuh"
 #include "../prolog/vector_prolog.cuh"
 #include "../reduction/four_stage.cuh"
+#include "spmv_bins.hpp"
 
 namespace paisparse {
 
@@ -48,21 +49,24 @@ struct spmv_contract {
 };
 }  // namespace detail
 
-template <class Prolog, class Reduction, class Epilog, int BlockThreads, int ItemsPerTeam = 1>
-__global__ void __launch_bounds__(BlockThreads)
-    spmv_kernel(schedule_view<typename Prolog::value_type, typename Prolog::index_type> w,
-                const typename Prolog::value_type* __restrict__ x, typename Prolog::value_type* __restrict__ y,
-                epilog_params<typename Prolog::value_type> ep) {
+/// The work of one block: its row teams take ItemsPerTeam consecutive items
+/// each, starting at item `first_item` for the block's first team, items at
+/// or past `item_end` are not processed. Called only by __global__ entries.
+template <class Prolog, class Reduction, class Epilog, int BlockThreads, int ItemsPerTeam>
+__device__ __forceinline__ void spmv_block(const schedule_view<typename Prolog::value_type, typename Prolog::index_type>& w,
+                                           const typename Prolog::value_type* __restrict__ x,
+                                           typename Prolog::value_type* __restrict__ y,
+                                           const epilog_params<typename Prolog::value_type>& ep, int64_t first_item,
+                                           int64_t item_end, int tid) {
   using T = typename Prolog::value_type;
   [[maybe_unused]] detail::spmv_contract<Prolog, Reduction, Epilog, BlockThreads, ItemsPerTeam> contract;
   constexpr int row_threads = Reduction::row_threads;
-  constexpr int teams = BlockThreads / row_threads;
   constexpr int V = Prolog::vec_elems;
   __shared__ typename Reduction::storage_type smem;
 
-  const int tid = static_cast<int>(threadIdx.x);
   const int lane = tid % row_threads;
-  const int64_t first = (static_cast<int64_t>(blockIdx.x) * teams + tid / row_threads) * ItemsPerTeam;
+  const int64_t first = first_item + static_cast<int64_t>(tid / row_threads) * ItemsPerTeam;
+  detail::allow_dependent_launch();  // the next kernel may start loading its own weight
 
   int32_t row_word[ItemsPerTeam], begin[ItemsPerTeam], nvec[ItemsPerTeam];
   const T* xs[ItemsPerTeam];
@@ -75,7 +79,7 @@ __global__ void __launch_bounds__(BlockThreads)
     begin[j] = 0;
     nvec[j] = 0;
     xs[j] = x;
-    if (item < w.n_items) {
+    if (item < item_end) {
       row_word[j] = w.item_row[item];
       begin[j] = w.item_ptr[item];
       nvec[j] = (w.item_ptr[item + 1] - begin[j]) / V;
@@ -86,7 +90,7 @@ __global__ void __launch_bounds__(BlockThreads)
 #pragma unroll
   for (int j = 0; j < ItemsPerTeam; ++j) {
     const float sum = Reduction::reduce(acc[j], tid, smem);  // every thread takes part
-    if (lane != 0 || first + j >= w.n_items) continue;
+    if (lane != 0 || first + j >= item_end) continue;
     const int32_t row = row_word[j] & 0x7fffffff;
     float total = sum;
     if (row_word[j] < 0 &&  // split row: stage 4
@@ -94,6 +98,52 @@ __global__ void __launch_bounds__(BlockThreads)
       continue;
     Epilog::apply(y, row, row, total, ep);
   }
+}
+
+/// Fixed team size: every team has Reduction::row_threads threads.
+template <class Prolog, class Reduction, class Epilog, int BlockThreads, int ItemsPerTeam = 1>
+__global__ void __launch_bounds__(BlockThreads)
+    spmv_kernel(schedule_view<typename Prolog::value_type, typename Prolog::index_type> w,
+                const typename Prolog::value_type* __restrict__ x, typename Prolog::value_type* __restrict__ y,
+                epilog_params<typename Prolog::value_type> ep) {
+  constexpr int per_block = BlockThreads / Reduction::row_threads * ItemsPerTeam;
+  spmv_block<Prolog, Reduction, Epilog, BlockThreads, ItemsPerTeam>(
+      w, x, y, ep, static_cast<int64_t>(blockIdx.x) * per_block, w.n_items, static_cast<int>(threadIdx.x));
+}
+
+namespace detail {
+template <class Prolog, class Epilog, int BlockThreads, int Log2>
+__device__ __forceinline__ void spmv_bin_dispatch(int log2, const schedule_view<typename Prolog::value_type, typename Prolog::index_type>& w,
+                                                  const typename Prolog::value_type* __restrict__ x,
+                                                  typename Prolog::value_type* __restrict__ y,
+                                                  const epilog_params<typename Prolog::value_type>& ep, int64_t first,
+                                                  int64_t end) {
+  constexpr int team = 1 << Log2;
+  if constexpr (team <= BlockThreads) {
+    if (log2 == Log2) {
+      using reduction = four_stage_reduction<(team < 32 ? team : 32), (team > 32 ? team / 32 : 1), BlockThreads>;
+      spmv_block<Prolog, reduction, Epilog, BlockThreads, 1>(w, x, y, ep, first, end, static_cast<int>(threadIdx.x));
+      return;
+    }
+    spmv_bin_dispatch<Prolog, Epilog, BlockThreads, Log2 + 1>(log2, w, x, y, ep, first, end);
+  }
+}
+}  // namespace detail
+
+/// Adaptive team size: each length bin runs with its own team size (one
+/// launch; the bin is uniform per block, so the branch costs nothing).
+template <class Prolog, class Epilog, int BlockThreads>
+__global__ void __launch_bounds__(BlockThreads)
+    spmv_adaptive_kernel(schedule_view<typename Prolog::value_type, typename Prolog::index_type> w,
+                         const typename Prolog::value_type* __restrict__ x, typename Prolog::value_type* __restrict__ y,
+                         epilog_params<typename Prolog::value_type> ep, spmv_bins bins) {
+  const int32_t block = static_cast<int32_t>(blockIdx.x);
+  int k = 0;
+  while (k + 1 < bins.count && block >= bins.block_begin[k + 1]) ++k;
+  const int log2 = bins.team_log2[k];
+  const int64_t first =
+      bins.item_begin[k] + static_cast<int64_t>(block - bins.block_begin[k]) * (BlockThreads >> log2);
+  detail::spmv_bin_dispatch<Prolog, Epilog, BlockThreads, 0>(log2, w, x, y, ep, first, bins.item_begin[k + 1]);
 }
 
 /// Grid size for a scheduled weight of n_items items.

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 
+#include "../detail/dependent_launch.cuh"
 #include "../detail/vector_load.cuh"
 #include "../types.hpp"
 
@@ -53,6 +54,7 @@ struct vector_prolog {
     int32_t most = 0;
 #pragma unroll
     for (int j = 0; j < Items; ++j) most = max(most, nvec[j]);
+    bool waited = false;
     for (int32_t v = lane; v < most; v += Unroll * TeamThreads) {
       vals_t a[Unroll][Items];
       idx_t c[Unroll][Items];
@@ -67,6 +69,10 @@ struct vector_prolog {
             c[u][j].load(indices + off);
           }
         }
+      if (!waited) {  // x may come from the previous kernel
+        detail::wait_for_inputs();
+        waited = true;
+      }
       float xv[Unroll][Items][vec_elems];
 #pragma unroll
       for (int u = 0; u < Unroll; ++u)
@@ -85,6 +91,7 @@ struct vector_prolog {
               acc[j] = fmaf(detail::bits_to_float<T>(a[u][j].template bits<T>(e)), xv[u][j][e], acc[j]);
           }
     }
+    if (!waited) detail::wait_for_inputs();  // the epilog reads y and bias
   }
 };
 

@@ -44,7 +44,7 @@ class spmv_plan {
   /// Adopts an already re-encoded weight (the tuner's path).
   spmv_plan(const spmv_config& config, device_schedule<T>&& schedule, int32_t rows, int32_t cols)
       : config_(config), launch_(find_spmv_kernel<T>(config.kernel)), schedule_(std::move(schedule)),
-        rows_(rows), cols_(cols) {}
+        bins_(spmv_bins_for(config_, schedule_)), rows_(rows), cols_(cols) {}
 
   /// Replaces the weight by another of the same shape, keeping the configuration
   /// (e.g. new values after fine-tuning). Throws if the shape differs.
@@ -71,8 +71,14 @@ class spmv_plan {
     PAISPARSE_EXPECTS(y.data() != nullptr || rows_ == 0, "spmv_plan::run: y is null");
     PAISPARSE_EXPECTS(!detail::ranges_overlap(x.data(), x.size(), static_cast<const T*>(y.data()), y.size()),
                       "spmv_plan::run: x and y overlap; y must be a separate buffer");
-    launch_(schedule_, x.data(), y.data(), ep, stream);
+    launch_(schedule_, bins_, x.data(), y.data(), ep, stream, overlap_);
   }
+
+  /// Whether run() launches with programmatic dependent launch (default on):
+  /// the kernel then starts fetching its weight while the previous kernel in
+  /// the stream finishes, and waits for it only before reading x, y and bias.
+  void set_overlap(bool on) { overlap_ = on; }
+  bool overlap() const { return overlap_; }
 
   const spmv_config& config() const { return config_; }
   std::string name() const { return config_.name(); }
@@ -91,11 +97,14 @@ class spmv_plan {
                             config_.order};
     if (config_.kernel.index == index_kind::u16) schedule_ = device_schedule<T>(build_schedule<uint16_t>(w, p));
     else schedule_ = device_schedule<T>(build_schedule<int32_t>(w, p));
+    bins_ = spmv_bins_for(config_, schedule_);
   }
 
   spmv_config config_;
   spmv_launch_fn<T> launch_ = nullptr;
   device_schedule<T> schedule_;
+  spmv_bins bins_;
+  bool overlap_ = true;
   int32_t rows_ = 0, cols_ = 0;
 };
 

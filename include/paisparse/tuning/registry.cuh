@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/dependent_launch.cuh"
 #include "../epilog/linear_epilog.cuh"
 #include "../format/device_schedule.cuh"
 #include "../kernels/spmv_kernel.cuh"
@@ -22,8 +23,11 @@
 
 namespace paisparse {
 
+/// Launches one compiled-in kernel. `overlap`: launch with programmatic
+/// dependent launch (see detail/dependent_launch.cuh).
 template <class T>
-using spmv_launch_fn = void (*)(const device_schedule<T>&, const T*, T*, const epilog_params<T>&, cudaStream_t);
+using spmv_launch_fn = void (*)(const device_schedule<T>&, const spmv_bins&, const T*, T*, const epilog_params<T>&,
+                                cudaStream_t, bool overlap);
 
 template <class T>
 struct spmv_kernel_entry {
@@ -39,16 +43,51 @@ struct spmv_composition {
                                          BlockThreads>;
   using epilog = linear_epilog<T, runtime_activation>;
 
-  static void launch(const device_schedule<T>& s, const T* x, T* y, const epilog_params<T>& ep, cudaStream_t st) {
+  static void launch(const device_schedule<T>& s, const spmv_bins&, const T* x, T* y, const epilog_params<T>& ep,
+                     cudaStream_t st, bool overlap) {
     if (s.n_items() == 0) return;
-    spmv_kernel<prolog, reduction, epilog, BlockThreads, ItemsPerTeam>
-        <<<spmv_grid<BlockThreads, RowThreads, ItemsPerTeam>(s.n_items()), BlockThreads, 0, st>>>(
-            s.template view<I>(), x, y, ep);
-    PAISPARSE_CUDA_CHECK_LAST();
+    PAISPARSE_CUDA_TRY(detail::launch_kernel(&spmv_kernel<prolog, reduction, epilog, BlockThreads, ItemsPerTeam>,
+                                             spmv_grid<BlockThreads, RowThreads, ItemsPerTeam>(s.n_items()),
+                                             BlockThreads, st, overlap, s.template view<I>(), x, y, ep));
+  }
+};
+
+/// The adaptive composition: team size per length bin (spmv_bins).
+template <class T, class I, int BlockThreads, int VecBytes, int Unroll>
+struct spmv_adaptive_composition {
+  using prolog = vector_prolog<T, I, VecBytes, Unroll>;
+  using epilog = linear_epilog<T, runtime_activation>;
+
+  static void launch(const device_schedule<T>& s, const spmv_bins& bins, const T* x, T* y, const epilog_params<T>& ep,
+                     cudaStream_t st, bool overlap) {
+    if (s.n_items() == 0) return;
+    PAISPARSE_EXPECTS(bins.count > 0 && bins.item_begin[bins.count] == s.n_items(),
+                      "adaptive spmv: the bins were made for " << bins.item_begin[bins.count] << " items, the weight has "
+                                                               << s.n_items());
+    PAISPARSE_CUDA_TRY(detail::launch_kernel(&spmv_adaptive_kernel<prolog, epilog, BlockThreads>,
+                                             static_cast<unsigned>(bins.block_begin[bins.count]), BlockThreads, st,
+                                             overlap, s.template view<I>(), x, y, ep, bins));
   }
 };
 
 namespace detail {
+
+template <class T, class I, std::size_t Flat>
+void add_spmv_adaptive_entry(std::vector<spmv_kernel_entry<T>>& out) {
+  constexpr std::size_t nu = space::spmv_unroll.size();
+  constexpr std::size_t nv = space::spmv_vec_bytes.size();
+  constexpr int u = space::spmv_unroll[Flat % nu];
+  constexpr int v = space::spmv_vec_bytes[(Flat / nu) % nv];
+  constexpr int b = space::spmv_block_threads[Flat / nu / nv];
+  if constexpr (space::spmv_adaptive && v / static_cast<int>(sizeof(T)) * static_cast<int>(sizeof(I)) >= 4) {
+    out.push_back({spmv_kernel_key{b, 0, 1, v, u, index_kind_of_v<I>}, &spmv_adaptive_composition<T, I, b, v, u>::launch});
+  }
+}
+
+template <class T, class I, std::size_t... Flat>
+void add_spmv_adaptive_entries(std::vector<spmv_kernel_entry<T>>& out, std::index_sequence<Flat...>) {
+  (add_spmv_adaptive_entry<T, I, Flat>(out), ...);
+}
 
 template <class T, class I, std::size_t Flat>
 void add_spmv_entry(std::vector<spmv_kernel_entry<T>>& out) {
@@ -79,10 +118,16 @@ std::vector<spmv_kernel_entry<T>> make_spmv_entries(std::index_sequence<Flat...>
 /// Every compiled-in SpMV kernel for values T and indices I.
 template <class T, class I>
 const std::vector<spmv_kernel_entry<T>>& spmv_kernels() {
-  static const std::vector<spmv_kernel_entry<T>> entries = detail::make_spmv_entries<T, I>(
-      std::make_index_sequence<space::spmv_block_threads.size() * space::spmv_row_threads.size() *
-                               space::spmv_items_per_team.size() * space::spmv_vec_bytes.size() *
-                               space::spmv_unroll.size()>{});
+  static const std::vector<spmv_kernel_entry<T>> entries = [] {
+    auto e = detail::make_spmv_entries<T, I>(
+        std::make_index_sequence<space::spmv_block_threads.size() * space::spmv_row_threads.size() *
+                                 space::spmv_items_per_team.size() * space::spmv_vec_bytes.size() *
+                                 space::spmv_unroll.size()>{});
+    detail::add_spmv_adaptive_entries<T, I>(
+        e, std::make_index_sequence<space::spmv_block_threads.size() * space::spmv_vec_bytes.size() *
+                                    space::spmv_unroll.size()>{});
+    return e;
+  }();
   return entries;
 }
 
@@ -97,6 +142,16 @@ spmv_launch_fn<T> find_spmv_kernel(const spmv_kernel_key& key) {
   PAISPARSE_FAIL("spmv kernel " << spmv_config{key}.name() << " for " << value_type_name<T>()
                                  << " is not compiled in (see PAISPARSE_SPMV_* in tuning/config.hpp)");
   return nullptr;  // not reached
+}
+
+/// The bins a configuration runs with on a scheduled weight (empty for
+/// fixed-team kernels). Throws if an adaptive configuration gets a weight not
+/// in longest-first order.
+template <class T>
+spmv_bins spmv_bins_for(const spmv_config& c, const device_schedule<T>& s) {
+  if (!c.kernel.adaptive()) return {};
+  return make_spmv_bins(s.host_item_ptr(), c.kernel.vec_bytes / static_cast<int>(sizeof(T)), c.kernel.unroll, c.passes,
+                        c.kernel.block_threads);
 }
 
 }  // namespace paisparse

@@ -184,9 +184,10 @@ spmv_tune_result<T> tune_spmv(const host_csr<T, int32_t>& w, const tune_options&
                                                            : device_schedule<T>(build_schedule<int32_t>(w, p));
       }
       const spmv_launch_fn<T> launch = find_spmv_kernel<T>(r.config.kernel);
+      const spmv_bins bins = spmv_bins_for(r.config, current);
       // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
       PAISPARSE_CUDA_TRY(cudaMemsetAsync(dy.data(), 0xff, dy.size() * sizeof(T), opt.stream));
-      launch(current, dx.data(), dy.data(), epilog_params<T>{}, opt.stream);
+      launch(current, bins, dx.data(), dy.data(), epilog_params<T>{}, opt.stream, false);
       PAISPARSE_CUDA_TRY(cudaMemcpyAsync(hy.data(), dy.data(), hy.size() * sizeof(T), cudaMemcpyDeviceToHost, opt.stream));
       PAISPARSE_CUDA_TRY(cudaStreamSynchronize(opt.stream));
       r.rel_err = relative_error(hy, ref);
@@ -197,7 +198,7 @@ spmv_tune_result<T> tune_spmv(const host_csr<T, int32_t>& w, const tune_options&
         r.message = os.str();
         continue;
       }
-      auto run = [&](cudaStream_t s) { launch(current, dx.data(), dy.data(), epilog_params<T>{}, s); };
+      auto run = [&](cudaStream_t s) { launch(current, bins, dx.data(), dy.data(), epilog_params<T>{}, s, false); };
       const timing_stats ts =
           opt.graph_timing ? time_launches_in_graph(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr)
                            : time_launches(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);

@@ -1,0 +1,49 @@
+// paisparse detail: programmatic dependent launch (sm_90+).
+//
+// A kernel launched with the programmatic-stream-serialization attribute may
+// start while the previous kernel in the stream is still running. paisparse
+// kernels read only their own immutable weight before calling
+// wait_for_inputs(); x, y and bias, which the previous kernel may produce, are
+// read after it. So the weight fetch of one layer overlaps the tail of the
+// previous layer. On GPUs before sm_90, or when launched without the
+// attribute, both calls do nothing.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+namespace paisparse::detail {
+
+/// Blocks until every grid this one depends on has completed and its memory is visible.
+__device__ __forceinline__ void wait_for_inputs() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+/// Lets the next kernel in the stream start launching (it still waits for
+/// this grid's completion before reading what this grid writes).
+__device__ __forceinline__ void allow_dependent_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;");
+#endif
+}
+
+/// Launches `kernel` on `stream`; with `overlap`, with programmatic stream
+/// serialization (the kernel may start before the previous one ends).
+template <class... Params, class... Args>
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, bool overlap,
+                          Args&&... args) {
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = overlap ? attr : nullptr;
+  cfg.numAttrs = overlap ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+}
+
+}  // namespace paisparse::detail

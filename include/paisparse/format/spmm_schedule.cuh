@@ -1,0 +1,77 @@
+// paisparse: the device form of a scheduled weight for SpMM: the scheduled
+// weight itself (device_schedule, shared with SpMV) plus the split-row
+// tables SpMM's atomic stage needs, sized for a largest N.
+//
+// A split row (cut into several items by the segment cap, or at 16-bit
+// column panels) combines its items' sums per output column: every split
+// row gets a slot of max_n floats and max_n counters, zero between launches
+// (the last item to arrive resets them). Unsplit rows need nothing.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "../error.hpp"
+#include "../kernels/spmm_kernel.cuh"
+#include "device_buffer.hpp"
+#include "device_schedule.cuh"
+#include "schedule.hpp"
+
+namespace paisparse {
+
+template <class T>
+class spmm_schedule {
+ public:
+  spmm_schedule() = default;
+
+  /// Uploads `h` and allocates split-row tables for up to max_n columns (blocking).
+  template <class I>
+  spmm_schedule(const host_schedule<T, I>& h, int32_t max_n) : weight_(h), max_n_(max_n) {
+    PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
+    if (h.split_rows > 0) {
+      std::vector<int32_t> slot(static_cast<std::size_t>(h.rows), -1);
+      int32_t next = 0;
+      for (int32_t r = 0; r < h.rows; ++r)
+        if (h.row_items[static_cast<std::size_t>(r)] > 1) slot[static_cast<std::size_t>(r)] = next++;
+      const int64_t elems = static_cast<int64_t>(next) * max_n;
+      PAISPARSE_EXPECTS(elems < std::numeric_limits<int32_t>::max(),
+                        "spmm_schedule: " << next << " split rows x " << max_n
+                                          << " columns exceed the 2^31 - 1 workspace elements; use a larger segment "
+                                             "cap or a smaller N");
+      row_slot_ = device_buffer<int32_t>(slot);
+      workspace_ = device_buffer<float>(static_cast<std::size_t>(elems));
+      counters_ = device_buffer<int32_t>(static_cast<std::size_t>(elems));
+      PAISPARSE_CUDA_TRY(cudaMemset(workspace_.data(), 0, workspace_.size() * sizeof(float)));
+      PAISPARSE_CUDA_TRY(cudaMemset(counters_.data(), 0, counters_.size() * sizeof(int32_t)));
+      PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // ready for any stream
+    }
+  }
+
+  const device_schedule<T>& weight() const { return weight_; }
+  spmm_split_view split() const {
+    spmm_split_view v;
+    v.row_slot = row_slot_.empty() ? nullptr : row_slot_.data();
+    v.workspace = const_cast<float*>(workspace_.data());
+    v.counters = const_cast<int32_t*>(counters_.data());
+    v.stride = max_n_;
+    return v;
+  }
+  int32_t max_n() const { return max_n_; }
+  int32_t rows() const { return weight_.rows(); }
+  int32_t cols() const { return weight_.cols(); }
+  int32_t nnz() const { return weight_.nnz(); }
+  int32_t split_rows() const { return weight_.split_rows(); }
+  index_kind index() const { return weight_.index(); }
+  /// Device bytes a launch reads for the weight (values, indices, item tables).
+  int64_t weight_bytes() const { return weight_.weight_bytes(); }
+
+ private:
+  device_schedule<T> weight_;
+  int32_t max_n_ = 0;
+  device_buffer<int32_t> row_slot_;
+  device_buffer<float> workspace_;
+  device_buffer<int32_t> counters_;
+};
+
+}  // namespace paisparse

@@ -1,0 +1,177 @@
+// paisparse SpMM kernel: one prolog, one reduction, one epilog, composed.
+//
+//   C = act(alpha * W B + beta * C + bias[row])
+//
+// W is an M x K scheduled weight (format/schedule.hpp: items = rows or row
+// segments, padded to the vector width, longest first by default), B is a
+// dense K x N matrix and C a dense M x N matrix (format/dense.hpp), N = 1..256
+// typically (tokens). fp32 accumulation throughout.
+//
+// Decomposition. A block of BlockThreads threads holds BlockThreads / team
+// teams of NzLanes x ColLanes lanes; each team takes one item. The columns
+// of C are cut into chunks of ColLanes x ColTile columns; each lane owns a
+// tile of ColTile consecutive columns of its chunk, in fp32 registers, and
+// the NzLanes lanes of a tile split the item's nonzeros. Every nonzero a
+// lane loads is reused for all ColTile columns of its tile.
+//
+//   Prolog     (prolog/spmm_prolog.cuh)  weight vectors + B tiles -> fp32 tile sums
+//   Reduction  (reduction/column_tile_reduction.cuh)  shuffles over the nz
+//              lanes, then atomic_stage_combine for split rows
+//   Epilog     (epilog/linear_epilog.cuh)  apply(C, i, row, acc, params) with
+//              i = the offset of C(row, col) and row the bias index
+//
+// The grid is one-dimensional: block b works on item group b / chunks and
+// column chunk b % chunks, so the chunks of one item group run side by side
+// and read the item's nonzeros while they are in L2.
+//
+// Columns are predicated (any N; columns past N are neither read nor
+// written), 16-bit indices with column panels work through the schedule's
+// item_base, empty rows and nnz = 0 still get their epilog. Only the
+// __global__ entries read threadIdx / blockIdx.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "../epilog/linear_epilog.cuh"
+#include "../prolog/spmm_prolog.cuh"
+#include "../reduction/column_tile_reduction.cuh"
+#include "../reduction/four_stage.cuh"
+#include "spmv_kernel.cuh"  // schedule_view
+
+namespace paisparse {
+
+/// Split-row tables of an SpMM launch (stage 3 of column_tile_reduction).
+struct spmm_split_view {
+  const int32_t* row_slot = nullptr;  // per weight row: its slot when the row is split
+  float* workspace = nullptr;         // slots x stride floats, zero between launches
+  int32_t* counters = nullptr;        // slots x stride ints, zero between launches
+  int64_t stride = 0;                 // columns per slot (the plan's largest N)
+};
+
+/// Everything one SpMM launch reads, passed by value.
+template <class T, class I>
+struct spmm_params {
+  schedule_view<T, I> w;             // its SpMV workspace fields are not used
+  const T* b = nullptr;              // at the access policy's layout (see the prolog)
+  int64_t ldb = 0;
+  int32_t b_vector = 0;              // 1: B and ldb are aligned for the prolog's vector loads
+  T* c = nullptr;                    // C(m, n) at c[m * c_row_stride + n * c_col_stride]
+  int64_t c_row_stride = 0, c_col_stride = 0;
+  int32_t n = 0;                     // columns of B and C
+  int32_t col_chunks = 1;            // ceil(n / (ColLanes * ColTile))
+  spmm_split_view split;
+  epilog_params<T> ep;
+};
+
+namespace detail {
+template <class Prolog, class Reduction, class Epilog, int BlockThreads>
+struct spmm_contract {
+  using T = typename Prolog::value_type;
+  static_assert(std::is_same_v<T, typename Epilog::value_type>,
+                "spmm_kernel: the prolog and the epilog must use the same value type");
+  static_assert(Prolog::col_tile == Reduction::col_tile,
+                "spmm_kernel: the prolog and the reduction must agree on the columns per lane (ColTile)");
+  static_assert(Prolog::vec_elems >= 1, "spmm_kernel: Prolog::vec_elems must be positive");
+  static_assert(BlockThreads % 32 == 0 && BlockThreads >= 32 && BlockThreads <= 1024,
+                "spmm_kernel: BlockThreads must be a multiple of 32 in 32..1024");
+  static_assert(32 % Reduction::team_threads == 0,
+                "spmm_kernel: teams must be power-of-two slices of a warp (the shuffle stage)");
+};
+}  // namespace detail
+
+template <class Prolog, class Reduction, class Epilog, int BlockThreads>
+__global__ void __launch_bounds__(BlockThreads)
+    spmm_kernel(spmm_params<typename Prolog::value_type, typename Prolog::index_type> p) {
+  using T = typename Prolog::value_type;
+  [[maybe_unused]] detail::spmm_contract<Prolog, Reduction, Epilog, BlockThreads> contract;
+  constexpr int team = Reduction::team_threads;
+  constexpr int col_lanes = Reduction::col_lanes;
+  constexpr int tile = Reduction::col_tile;
+  constexpr int teams = BlockThreads / team;
+  constexpr int V = Prolog::vec_elems;
+
+  const int tid = static_cast<int>(threadIdx.x);
+  const int64_t block = static_cast<int64_t>(blockIdx.x);
+  const int32_t chunk = static_cast<int32_t>(block % p.col_chunks);
+  const int64_t item = block / p.col_chunks * teams + tid / team;
+  const int lane = tid % team;
+  const int nz_lane = lane / col_lanes;
+  const int32_t c0 = chunk * (col_lanes * tile) + (lane % col_lanes) * tile;
+  const int valid = max(0, min(tile, p.n - c0));
+
+  float acc[tile];
+#pragma unroll
+  for (int j = 0; j < tile; ++j) acc[j] = 0.f;
+  const bool has_item = item < p.w.n_items;
+  int32_t row_word = 0;
+  if (has_item) {
+    row_word = p.w.item_row[item];
+    const int32_t begin = p.w.item_ptr[item];
+    const int32_t nvec = (p.w.item_ptr[item + 1] - begin) / V;
+    const int32_t k0 = p.w.item_base != nullptr ? p.w.item_base[item] : 0;
+    if (valid > 0)
+      Prolog::template accumulate<Reduction::nz_lanes>(p.w.values, p.w.indices, begin, nvec,
+                                                       p.b + Prolog::b_origin(k0, c0, p.ldb), p.ldb, valid,
+                                                       p.b_vector != 0, nz_lane, acc);
+  }
+  Reduction::reduce(acc);  // every lane of the warp takes part
+  if (!has_item) return;
+
+  const int32_t row = row_word & 0x7fffffff;
+  const bool split = row_word < 0;
+#pragma unroll
+  for (int j = 0; j < tile; ++j) {
+    if (!Reduction::finishes(j, nz_lane) || j >= valid) continue;
+    const int32_t col = c0 + j;
+    float total = acc[j];
+    if (split) {  // stage 3: one workspace element and counter per (split row, column)
+      const int64_t slot = static_cast<int64_t>(p.split.row_slot[row]) * p.split.stride + col;
+      if (!atomic_stage_combine(acc[j], static_cast<int32_t>(slot), p.w.row_items[row], p.split.workspace,
+                                p.split.counters, total))
+        continue;
+    }
+    Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
+                  total, p.ep);
+  }
+}
+
+/// Blocks of an SpMM launch: item groups x column chunks.
+template <int BlockThreads, int TeamThreads>
+inline int64_t spmm_grid(int32_t n_items, int32_t col_chunks) {
+  constexpr int per_block = BlockThreads / TeamThreads;
+  return (static_cast<int64_t>(n_items) + per_block - 1) / per_block * col_chunks;
+}
+
+/// Stages a column-major K x N matrix (src, ld lds) as row-major (dst, ld
+/// ldd >= N): 32 x 32 tiles through shared memory, reads and writes both
+/// coalesced. Launch with spmm_stage_rows_grid(k, n) and 256 threads. The
+/// transposed staging path of column-major B runs it before spmm_kernel.
+template <class T>
+__global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* __restrict__ src, int64_t lds,
+                                                              T* __restrict__ dst, int64_t ldd, int32_t k, int32_t n) {
+  __shared__ T tile[32][33];
+  const int tx = static_cast<int>(threadIdx.x) % 32;
+  const int ty = static_cast<int>(threadIdx.x) / 32;
+  const int64_t k0 = static_cast<int64_t>(blockIdx.x) * 32;
+  const int32_t n0 = static_cast<int32_t>(blockIdx.y) * 32;
+#pragma unroll
+  for (int r = ty; r < 32; r += 8) {  // read along k (contiguous in src)
+    const int32_t nn = n0 + r;
+    const int64_t kk = k0 + tx;
+    if (nn < n && kk < k) tile[r][tx] = src[static_cast<int64_t>(nn) * lds + kk];
+  }
+  __syncthreads();
+#pragma unroll
+  for (int r = ty; r < 32; r += 8) {  // write along n (contiguous in dst)
+    const int64_t kk = k0 + r;
+    const int32_t nn = n0 + tx;
+    if (kk < k && nn < n) dst[kk * ldd + nn] = tile[tx][r];
+  }
+}
+
+inline dim3 spmm_stage_rows_grid(int32_t k, int32_t n) {
+  return dim3(static_cast<unsigned>((static_cast<int64_t>(k) + 31) / 32), static_cast<unsigned>((n + 31) / 32), 1);
+}
+
+}  // namespace paisparse

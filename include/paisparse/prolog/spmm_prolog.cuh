@@ -1,0 +1,184 @@
+// paisparse SpMM prolog policies: how a lane of an SpMM team reads its share
+// of an item's nonzeros and the matching rows of B, and accumulates them into
+// its tile of ColTile output columns in fp32 registers.
+//
+// A lane owns ColTile consecutive output columns [c0, c0 + ColTile) of its
+// item's row. Every nonzero (value, column k) it loads is used ColTile times,
+// once per owned column: acc[j] += value * B(k, c0 + j).
+//
+// Contract (checked by static_assert in kernels/spmm_kernel.cuh):
+//   Prolog::value_type, Prolog::index_type
+//   Prolog::vec_elems        nonzeros per vector load of the weight; the
+//                            schedule pads every item to a multiple of it
+//   Prolog::unroll           weight vectors a lane loads before using any
+//   Prolog::col_tile         output columns per lane (ColTile)
+//   Prolog::b_vector_align   byte alignment of B and ld the vector path
+//                            needs (0: the policy has no vector path)
+//   Prolog::b_origin(k0, c0, ldb) -> offset of B(k0, c0), the lane's origin
+//   Prolog::accumulate<NzLanes>(values, indices, begin, nvec, b, ldb, valid,
+//                               b_vector, nz_lane, acc)
+//       adds to acc[0..valid) this lane's sums over vectors nz_lane,
+//       nz_lane + NzLanes, ... of the nvec vectors from `begin`; b points at
+//       the lane's origin (B(item column base, c0)); columns >= valid are
+//       never read. b_vector: the host found B aligned for vector loads.
+//
+// Each B tile (ColTile elements of one nonzero's row of B) is held packed in
+// ColTile * sizeof(T) bytes of registers whichever way it was read (one
+// vector load, or element by element), and every tile of a step is
+// requested before any is used.
+#pragma once
+
+#include <cstdint>
+
+#include "../detail/vector_load.cuh"
+#include "../types.hpp"
+
+namespace paisparse {
+
+namespace detail {
+
+/// The loop both B access policies share. B(k, c0 + j) is at
+/// b[k * k_step + j * j_step] relative to the lane's origin (row access:
+/// k_step = ldb, j_step = 1; gather: k_step = 1, j_step = ldb).
+template <class T, class I, int VecBytes, int Unroll, int ColTile>
+struct spmm_prolog_base {
+  static_assert(is_value_type_v<T>, "spmm prolog: T must be float, __half or __nv_bfloat16");
+  static_assert(is_index_type_v<I>, "spmm prolog: I must be int32_t or uint16_t");
+  static_assert(VecBytes == 8 || VecBytes == 16, "spmm prolog: VecBytes must be 8 or 16");
+  static_assert(Unroll >= 1 && Unroll <= 4, "spmm prolog: Unroll must be 1..4");
+
+  using value_type = T;
+  using index_type = I;
+  static constexpr int vec_elems = VecBytes / static_cast<int>(sizeof(T));
+  static constexpr int unroll = Unroll;
+  static constexpr int col_tile = ColTile;
+  static constexpr int index_bytes = vec_elems * static_cast<int>(sizeof(I));
+  static_assert(index_bytes >= 4, "spmm prolog: a vector of indices must span at least 4 bytes");
+  static constexpr int tile_bytes = ColTile * static_cast<int>(sizeof(T));
+  static_assert(tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64),
+                "spmm prolog: a lane's tile of B must be 4, 8, 16, 32, 48 or 64 bytes (ColTile x sizeof(T))");
+
+  using vals_t = raw_vec<VecBytes>;
+  using idx_t = raw_vec<index_bytes>;
+  using tile_t = raw_vec<tile_bytes>;
+
+  /// How a tile is read: one vector load, or element by element (all, or
+  /// only the first `valid`).
+  enum class tile_read { vector, elements, first_elements };
+
+  template <tile_read Read>
+  __device__ __forceinline__ static void load_tile(tile_t& t, const T* __restrict__ p, int64_t j_step, int valid) {
+    if constexpr (Read == tile_read::vector) {
+      t.load(p);
+    } else {
+#pragma unroll
+      for (int w = 0; w < tile_bytes / 4; ++w) t.w[w] = 0u;
+#pragma unroll
+      for (int j = 0; j < ColTile; ++j) {
+        if (Read == tile_read::elements || j < valid) {
+          const T* q = p + j * j_step;
+          if constexpr (sizeof(T) == 4) {
+            t.w[j] = __ldg(reinterpret_cast<const unsigned int*>(q));
+          } else {
+            t.w[j >> 1] |= static_cast<uint32_t>(__ldg(reinterpret_cast<const unsigned short*>(q))) << ((j & 1) * 16);
+          }
+        }
+      }
+    }
+  }
+
+  template <int NzLanes, tile_read Read>
+  __device__ __forceinline__ static void steps(const T* __restrict__ values, const I* __restrict__ indices,
+                                               int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t k_step,
+                                               int64_t j_step, int valid, int nz_lane, float (&acc)[ColTile]) {
+    for (int32_t v = nz_lane; v < nvec; v += NzLanes * Unroll) {
+      vals_t a[Unroll];
+      idx_t c[Unroll];
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u)
+        if (v + u * NzLanes < nvec) {
+          const int64_t off = begin + static_cast<int64_t>(v + u * NzLanes) * vec_elems;
+          a[u].load(values + off);
+          c[u].load(indices + off);
+        }
+      tile_t t[Unroll][vec_elems];
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u)
+        if (v + u * NzLanes < nvec) {
+#pragma unroll
+          for (int e = 0; e < vec_elems; ++e)
+            load_tile<Read>(t[u][e], b + static_cast<int64_t>(c[u].template bits<I>(e)) * k_step, j_step, valid);
+        }
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u)
+        if (v + u * NzLanes < nvec) {
+#pragma unroll
+          for (int e = 0; e < vec_elems; ++e) {
+            const float w = bits_to_float<T>(a[u].template bits<T>(e));
+#pragma unroll
+            for (int j = 0; j < ColTile; ++j)
+              acc[j] = fmaf(w, bits_to_float<T>(t[u][e].template bits<T>(j)), acc[j]);
+          }
+        }
+    }
+  }
+};
+
+}  // namespace detail
+
+/// B read along its rows: row-major B (or the plan's row-major copy of a
+/// column-major B). B(k, c0 .. c0 + ColTile) is contiguous; when the lane's
+/// tile is whole and the host found B aligned, it is read with one vector
+/// load of ColTile * sizeof(T) bytes (16-byte pieces above 16 bytes), else
+/// element by element with the columns past `valid` skipped.
+template <class T, class I, int VecBytes, int Unroll, int ColTile>
+struct spmm_row_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile> {
+  using base = detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile>;
+  using read = typename base::tile_read;
+  static constexpr int b_vector_align = base::tile_bytes < 16 ? base::tile_bytes : 16;
+
+  __device__ __forceinline__ static int64_t b_origin(int32_t k0, int32_t c0, int64_t ldb) {
+    return static_cast<int64_t>(k0) * ldb + c0;
+  }
+
+  template <int NzLanes>
+  __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
+                                                    int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t ldb,
+                                                    int valid, bool b_vector, int nz_lane, float (&acc)[ColTile]) {
+    if (valid == ColTile && b_vector)
+      base::template steps<NzLanes, read::vector>(values, indices, begin, nvec, b, ldb, 1, valid, nz_lane, acc);
+    else
+      base::template steps<NzLanes, read::first_elements>(values, indices, begin, nvec, b, ldb, 1, valid, nz_lane,
+                                                          acc);
+  }
+};
+
+/// B read in place from column-major storage: B(k, c) at b[c * ldb + k]. For
+/// an LLM, B = X^T with X the row-major tokens x features activations, so a
+/// lane gathers X[c][k] for each of its ColTile tokens: one element per
+/// (nonzero, column), each from a different row of X. One launch, no
+/// staging; the cost is a cache sector per element (the plan's staged path,
+/// Bt, is the alternative the tuner weighs it against).
+template <class T, class I, int VecBytes, int Unroll, int ColTile>
+struct spmm_gather_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile> {
+  using base = detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile>;
+  using read = typename base::tile_read;
+  static constexpr int b_vector_align = 0;
+
+  __device__ __forceinline__ static int64_t b_origin(int32_t k0, int32_t c0, int64_t ldb) {
+    return static_cast<int64_t>(c0) * ldb + k0;
+  }
+
+  template <int NzLanes>
+  __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
+                                                    int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t ldb,
+                                                    int valid, bool, int nz_lane, float (&acc)[ColTile]) {
+    if (valid == ColTile)
+      base::template steps<NzLanes, read::elements>(values, indices, begin, nvec, b, 1, ldb, valid, nz_lane, acc);
+    else
+      base::template steps<NzLanes, read::first_elements>(values, indices, begin, nvec, b, 1, ldb, valid, nz_lane,
+                                                          acc);
+  }
+};
+
+}  // namespace paisparse

@@ -1,0 +1,165 @@
+// paisparse: the table of compiled-in SpMM kernels, one entry per kernel key.
+//
+// Including this header instantiates every SpMM kernel of the space for the
+// value and index types a translation unit asks for. To compile them once,
+// in parallel translation units, define PAISPARSE_SEPARATE_KERNELS in every
+// TU that includes paisparse and put PAISPARSE_INSTANTIATE_SPMM(T, I) in one
+// TU per (T, I) pair (CMake: paisparse_add_kernel_instantiations(target)
+// does both, next to the SpMV table).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../epilog/linear_epilog.cuh"
+#include "../format/spmm_schedule.cuh"
+#include "../kernels/spmm_kernel.cuh"
+#include "../prolog/spmm_prolog.cuh"
+#include "../reduction/column_tile_reduction.cuh"
+#include "spmm_config.hpp"
+
+namespace paisparse {
+
+/// Host arguments of one SpMM kernel launch, B already in the layout the
+/// kernel's access reads (row-major for rows, column-major for gather).
+template <class T>
+struct spmm_launch_args {
+  const spmm_schedule<T>* weight = nullptr;
+  const T* b = nullptr;
+  int64_t ldb = 0;
+  T* c = nullptr;                                // C(m, n) at c[m * c_row_stride + n * c_col_stride]
+  int64_t c_row_stride = 0, c_col_stride = 0;
+  int32_t n = 0;
+  epilog_params<T> ep;
+};
+
+template <class T>
+using spmm_launch_fn = void (*)(const spmm_launch_args<T>&, cudaStream_t);
+
+template <class T>
+struct spmm_kernel_entry {
+  spmm_kernel_key key;
+  spmm_launch_fn<T> launch;
+};
+
+/// The composition the registry instantiates for one kernel key.
+template <class T, class I, int BlockThreads, int NzLanes, int ColLanes, int ColTile, int VecBytes, int Unroll,
+          bool Gather>
+struct spmm_composition {
+  using prolog = std::conditional_t<Gather, spmm_gather_prolog<T, I, VecBytes, Unroll, ColTile>,
+                                    spmm_row_prolog<T, I, VecBytes, Unroll, ColTile>>;
+  using reduction = column_tile_reduction<NzLanes, ColLanes, ColTile>;
+  using epilog = linear_epilog<T, runtime_activation>;
+
+  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    const device_schedule<T>& s = a.weight->weight();
+    if (s.n_items() == 0 || a.n <= 0) return;
+    PAISPARSE_EXPECTS(s.split_rows() == 0 || a.n <= a.weight->max_n(),
+                      "spmm: N = " << a.n << " exceeds the " << a.weight->max_n()
+                                   << " columns the split-row workspace was sized for");
+    spmm_params<T, I> p;
+    p.w = s.template view<I>();
+    p.b = a.b;
+    p.ldb = a.ldb;
+    if constexpr (prolog::b_vector_align > 0) {
+      constexpr int64_t al = prolog::b_vector_align;
+      p.b_vector = reinterpret_cast<uintptr_t>(a.b) % al == 0 &&
+                   (a.ldb * static_cast<int64_t>(sizeof(T))) % al == 0;
+    }
+    p.c = a.c;
+    p.c_row_stride = a.c_row_stride;
+    p.c_col_stride = a.c_col_stride;
+    p.n = a.n;
+    p.col_chunks = static_cast<int32_t>((static_cast<int64_t>(a.n) + ColLanes * ColTile - 1) / (ColLanes * ColTile));
+    p.split = a.weight->split();
+    p.ep = a.ep;
+    const int64_t grid = spmm_grid<BlockThreads, NzLanes * ColLanes>(s.n_items(), p.col_chunks);
+    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                      "spmm: " << grid << " blocks exceed the grid limit; use a shape with wider chunks");
+    spmm_kernel<prolog, reduction, epilog, BlockThreads>
+        <<<static_cast<unsigned>(grid), BlockThreads, 0, st>>>(p);
+    PAISPARSE_CUDA_CHECK_LAST();
+  }
+};
+
+namespace detail {
+
+template <class T, class I, std::size_t Flat>
+void add_spmm_entry(std::vector<spmm_kernel_entry<T>>& out) {
+  constexpr std::size_t nu = space::spmm_unroll.size();
+  constexpr std::size_t nv = space::spmm_vec_bytes.size();
+  constexpr std::size_t nn = space::spmm_col_tile.size();
+  constexpr std::size_t nl = space::spmm_col_lanes.size();
+  constexpr std::size_t ng = space::spmm_nz_lanes.size();
+  constexpr std::size_t nb = space::spmm_block_threads.size();
+  constexpr int u = space::spmm_unroll[Flat % nu];
+  constexpr int v = space::spmm_vec_bytes[(Flat / nu) % nv];
+  constexpr int n = space::spmm_col_tile[(Flat / nu / nv) % nn];
+  constexpr int l = space::spmm_col_lanes[(Flat / nu / nv / nn) % nl];
+  constexpr int g = space::spmm_nz_lanes[(Flat / nu / nv / nn / nl) % ng];
+  constexpr int b = space::spmm_block_threads[(Flat / nu / nv / nn / nl / ng) % nb];
+  constexpr bool gather = Flat / nu / nv / nn / nl / ng / nb == 1;
+  constexpr int vb = static_cast<int>(sizeof(T));
+  constexpr int tile_bytes = n * vb;
+  if constexpr ((!gather || space::spmm_gather) && spmm_shape_compiled(b, g, l, n, gather) &&
+                v / vb * static_cast<int>(sizeof(I)) >= 4 && v / vb >= 1 &&
+                (tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64))) {
+    out.push_back({spmm_kernel_key{b, g, l, n, v, u, index_kind_of_v<I>,
+                                   gather ? spmm_b_access::gather : spmm_b_access::rows},
+                   &spmm_composition<T, I, b, g, l, n, v, u, gather>::launch});
+  }
+}
+
+template <class T, class I, std::size_t... Flat>
+std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>) {
+  std::vector<spmm_kernel_entry<T>> out;
+  (add_spmm_entry<T, I, Flat>(out), ...);
+  return out;
+}
+
+}  // namespace detail
+
+/// Every compiled-in SpMM kernel for values T and indices I.
+template <class T, class I>
+const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
+  static const std::vector<spmm_kernel_entry<T>> entries = detail::make_spmm_entries<T, I>(
+      std::make_index_sequence<2 * space::spmm_block_threads.size() * space::spmm_nz_lanes.size() *
+                               space::spmm_col_lanes.size() * space::spmm_col_tile.size() *
+                               space::spmm_vec_bytes.size() * space::spmm_unroll.size()>{});
+  return entries;
+}
+
+/// The launcher for a kernel key, or throws naming why it is not available.
+template <class T>
+spmm_launch_fn<T> find_spmm_kernel(const spmm_kernel_key& key) {
+  const std::string why = spmm_cannot_implement(key, static_cast<int>(sizeof(T)));
+  PAISPARSE_EXPECTS(why.empty(), "spmm kernel " << spmm_config{key}.name() << ": " << why);
+  const auto& table = key.index == index_kind::u16 ? spmm_kernels<T, uint16_t>() : spmm_kernels<T, int32_t>();
+  for (const auto& e : table)
+    if (e.key == key) return e.launch;
+  PAISPARSE_FAIL("spmm kernel " << spmm_config{key}.name() << " for " << value_type_name<T>()
+                                 << " is not compiled in (see PAISPARSE_SPMM_* in tuning/spmm_config.hpp)");
+  return nullptr;  // not reached
+}
+
+}  // namespace paisparse
+
+#define PAISPARSE_INSTANTIATE_SPMM(T, I) \
+  template const std::vector<::paisparse::spmm_kernel_entry<T>>& ::paisparse::spmm_kernels<T, I>();
+
+#if defined(PAISPARSE_SEPARATE_KERNELS)
+#define PAISPARSE_DECLARE_SPMM_(T, I) \
+  extern template const std::vector<::paisparse::spmm_kernel_entry<T>>& ::paisparse::spmm_kernels<T, I>();
+PAISPARSE_DECLARE_SPMM_(float, int32_t)
+PAISPARSE_DECLARE_SPMM_(float, uint16_t)
+PAISPARSE_DECLARE_SPMM_(__half, int32_t)
+PAISPARSE_DECLARE_SPMM_(__half, uint16_t)
+PAISPARSE_DECLARE_SPMM_(__nv_bfloat16, int32_t)
+PAISPARSE_DECLARE_SPMM_(__nv_bfloat16, uint16_t)
+#undef PAISPARSE_DECLARE_SPMM_
+#endif

@@ -1,0 +1,222 @@
+// paisparse: the exhaustive SpMM tuner.
+//
+// tune_spmm(w, n, layouts) runs every configuration of the compiled-in SpMM
+// space that suits n columns and the layouts on the user's weight: each
+// candidate's output (poisoned beforehand) is checked against a float64 CPU
+// reference on fresh random B, then timed like tune_spmv (CUDA events,
+// warm-up, median of several runs, L2 flushed before each run so the weight
+// comes from HBM; a staged-B candidate's time includes its staging kernel).
+// A candidate that fails the check can never win. Returns the fastest as a
+// plan for N up to n, with the whole table.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "../format/csr.hpp"
+#include "../format/dense.hpp"
+#include "../spmm_reference.hpp"
+#include "spmm_config.hpp"
+#include "spmm_plan.cuh"
+#include "spmm_registry.cuh"
+#include "timing.cuh"
+#include "tuner.cuh"  // tune_options, candidate_status, detail::random_vector, detail::resident_threads
+
+namespace paisparse {
+
+/// The layouts an SpMM is tuned for. The default is the LLM layer
+/// Y = X W^T (see tuning/spmm_plan.cuh): both column-major.
+struct spmm_layouts {
+  dense_layout b = dense_layout::col_major;
+  dense_layout c = dense_layout::col_major;
+};
+
+struct spmm_candidate_result {
+  spmm_config config;
+  candidate_status status = candidate_status::skipped;
+  double median_us = 0, min_us = 0, max_us = 0;
+  double gbps = 0;     // useful bytes (CSR in this index type, B, C) / median time
+  double rel_err = 0;  // against the float64 reference
+  std::string message;
+};
+
+/// Bytes an SpMM must move at least: CSR with `index_bytes` indices, B (K x N) and C (M x N).
+inline int64_t spmm_min_bytes(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int value_bytes, int index_bytes) {
+  return nnz * (value_bytes + index_bytes) + (rows + 1) * 4 + (cols + rows) * n * value_bytes;
+}
+
+template <class T>
+struct spmm_tune_result {
+  spmm_plan<T> plan;
+  std::vector<spmm_candidate_result> candidates;  // passing ones fastest first, then the rest
+  int32_t n = 0;
+  bool budget_exhausted = false;
+  double seconds = 0;
+
+  /// Prints the candidate table (all rows when max_rows is 0).
+  void print(std::ostream& os, std::size_t max_rows = 0) const {
+    const std::ios_base::fmtflags flags = os.flags();
+    const std::streamsize precision = os.precision();
+    os << "tuned spmm " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", N " << n << ", "
+       << value_type_name<T>() << ": best " << plan.name() << ", " << candidates.size() << " candidates in "
+       << std::fixed << std::setprecision(2) << seconds << " s"
+       << (budget_exhausted ? " (time budget reached: search stopped early)" : "") << "\n";
+    os << std::left << std::setw(46) << "config" << std::right << std::setw(10) << "median_us" << std::setw(18)
+       << "min..max_us" << std::setw(9) << "GB/s" << std::setw(11) << "rel_err" << "  status\n";
+    std::size_t shown = 0;
+    for (const auto& c : candidates) {
+      if (max_rows && shown++ >= max_rows) break;
+      os << std::left << std::setw(46) << c.config.name() << std::right;
+      if (c.status == candidate_status::ok) {
+        std::ostringstream mm;
+        mm << std::fixed << std::setprecision(2) << c.min_us << ".." << c.max_us;
+        os << std::setw(10) << std::setprecision(2) << c.median_us << std::setw(18) << mm.str() << std::setw(9)
+           << std::setprecision(0) << c.gbps;
+      } else {
+        os << std::setw(10) << "-" << std::setw(18) << "-" << std::setw(9) << "-";
+      }
+      os << std::setw(11) << std::scientific << std::setprecision(1) << c.rel_err << std::fixed << "  "
+         << to_string(c.status) << (c.message.empty() ? "" : ": " + c.message) << "\n";
+    }
+    os.flags(flags);
+    os.precision(precision);
+  }
+};
+
+/// Tunes SpMM for `w` and n columns (the plan then runs any N up to n) with
+/// the given layouts, on the current device. Blocking. Throws if no candidate
+/// passes. B and C use tight leading dimensions (K or N for B, M or N for C).
+template <class T>
+spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_layouts layouts = {},
+                              const tune_options& opt = {}) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+  PAISPARSE_EXPECTS(n >= 1, "tune_spmm: n = " << n << ", expected >= 1");
+  PAISPARSE_EXPECTS(opt.reps >= 1, "tune_options::reps = " << opt.reps << ", expected >= 1");
+  PAISPARSE_EXPECTS(opt.warmup >= 0, "tune_options::warmup = " << opt.warmup << ", expected >= 0");
+
+  const row_stats stats = compute_row_stats(w);
+  std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
+                                              layouts.b, layouts.c, opt.index_kinds, opt.orders);
+  if (!opt.filter.empty())
+    space.erase(std::remove_if(space.begin(), space.end(),
+                               [&](const spmm_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
+                space.end());
+  PAISPARSE_EXPECTS(!space.empty(), "tune_spmm: no configuration matches the options (filter '" << opt.filter << "')");
+  // Group candidates sharing a schedule so each schedule is built once.
+  auto sched_key = [](const spmm_config& c) {
+    return std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap,
+                           static_cast<int>(c.order));
+  };
+  std::stable_sort(space.begin(), space.end(),
+                   [&](const spmm_config& a, const spmm_config& b) { return sched_key(a) < sched_key(b); });
+
+  const int32_t rows = w.rows(), cols = w.cols();
+  const int64_t ldb = std::max<int64_t>(1, layouts.b == dense_layout::row_major ? n : cols);
+  const int64_t ldc = std::max<int64_t>(1, layouts.c == dense_layout::row_major ? n : rows);
+  const int64_t b_elems = dense_extent(cols, n, ldb, layouts.b);
+  const int64_t c_elems = dense_extent(rows, n, ldc, layouts.c);
+  const std::vector<T> hb = detail::random_vector<T>(static_cast<std::size_t>(b_elems), opt.seed);
+  const reference_result ref = spmm_reference(w, host_dense_ref<T>{&hb, layouts.b, ldb}, n);
+  device_buffer<T> db(hb);
+  device_buffer<T> dc(static_cast<std::size_t>(c_elems));
+  device_buffer<T> staged(static_cast<std::size_t>(cols) * detail::spmm_staged_ld<T>(n));
+  const int64_t staged_ld = detail::spmm_staged_ld<T>(n);
+  std::vector<T> hc(static_cast<std::size_t>(c_elems));
+  const dense_view<const T> bview(db.data(), db.size(), ldb, layouts.b);
+  const dense_view<T> cview(dc.data(), dc.size(), ldc, layouts.c);
+  l2_flusher flusher;
+
+  spmm_tune_result<T> result;
+  result.n = n;
+  result.candidates.resize(space.size());
+  spmm_schedule<T> current, best_schedule;
+  int best = -1;
+  bool current_holds_best = false;
+  for (std::size_t i = 0; i < space.size(); ++i) {
+    spmm_candidate_result& r = result.candidates[i];
+    r.config = space[i];
+    if (opt.time_budget_s > 0 && best >= 0 && elapsed() > opt.time_budget_s) {  // a winner always exists
+      result.budget_exhausted = true;
+      r.status = candidate_status::skipped;
+      r.message = "time budget reached";
+      continue;
+    }
+    if (opt.on_progress) opt.on_progress(static_cast<int>(i), static_cast<int>(space.size()), r.config.name());
+    try {
+      if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
+        if (current_holds_best) best_schedule = std::move(current);
+        current_holds_best = false;
+        const schedule_params p = spmm_schedule_params(r.config, static_cast<int>(sizeof(T)));
+        current = r.config.kernel.index == index_kind::u16 ? spmm_schedule<T>(build_schedule<uint16_t>(w, p), n)
+                                                           : spmm_schedule<T>(build_schedule<int32_t>(w, p), n);
+      }
+      const std::string why = spmm_cannot_implement(r.config, static_cast<int>(sizeof(T)));
+      PAISPARSE_EXPECTS(why.empty(), why);
+      const spmm_launch_fn<T> launch = find_spmm_kernel<T>(r.config.kernel);
+      auto run = [&](cudaStream_t s) {
+        spmm_execute(r.config, launch, current, staged.data(), staged_ld, bview, cview, n, epilog_params<T>{}, s);
+      };
+      // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
+      PAISPARSE_CUDA_TRY(cudaMemsetAsync(dc.data(), 0xff, dc.size() * sizeof(T), opt.stream));
+      run(opt.stream);
+      PAISPARSE_CUDA_TRY(
+          cudaMemcpyAsync(hc.data(), dc.data(), hc.size() * sizeof(T), cudaMemcpyDeviceToHost, opt.stream));
+      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(opt.stream));
+      r.rel_err = relative_error(compact_row_major(hc, rows, n, ldc, layouts.c), ref);
+      if (!(r.rel_err <= relative_tolerance<T>())) {
+        r.status = candidate_status::wrong;
+        std::ostringstream os;
+        os << "relative error above " << relative_tolerance<T>();
+        r.message = os.str();
+        continue;
+      }
+      const timing_stats ts =
+          opt.graph_timing
+              ? time_launches_in_graph(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr)
+              : time_launches(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);
+      r.median_us = ts.median;
+      r.min_us = ts.min;
+      r.max_us = ts.max;
+      const int ib = r.config.kernel.index == index_kind::u16 ? 2 : 4;
+      r.gbps = r.median_us > 0 ? static_cast<double>(spmm_min_bytes(rows, cols, w.nnz(), n, sizeof(T), ib)) /
+                                     (r.median_us * 1e3)
+                               : 0;
+      r.status = candidate_status::ok;
+      if (best < 0 || r.median_us < result.candidates[best].median_us) {
+        best = static_cast<int>(i);
+        current_holds_best = true;
+      }
+    } catch (const error& e) {
+      r.status = candidate_status::failed;
+      r.message = e.what();
+      cudaGetLastError();  // clear a non-sticky launch error before the next candidate
+    }
+  }
+  if (current_holds_best) best_schedule = std::move(current);
+  if (opt.on_progress) opt.on_progress(static_cast<int>(space.size()), static_cast<int>(space.size()), "");
+  PAISPARSE_EXPECTS(best >= 0, "tune_spmm: no candidate passed the check ("
+                                   << space.size() << " tried"
+                                   << (result.budget_exhausted ? ", time budget reached" : "") << "); first failure: "
+                                   << (result.candidates.empty() ? "" : result.candidates[0].message));
+  result.plan = spmm_plan<T>(result.candidates[best].config, std::move(best_schedule));
+  std::stable_sort(result.candidates.begin(), result.candidates.end(),
+                   [](const spmm_candidate_result& a, const spmm_candidate_result& b) {
+                     const bool ao = a.status == candidate_status::ok, bo = b.status == candidate_status::ok;
+                     if (ao != bo) return ao;
+                     return ao && a.median_us < b.median_us;
+                   });
+  result.seconds = elapsed();
+  return result;
+}
+
+}  // namespace paisparse

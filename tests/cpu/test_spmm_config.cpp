@@ -1,0 +1,213 @@
+// CPU tests of SpMM: configuration names, the enumerated search space, dense
+// layouts and the float64 reference.
+#include <gtest/gtest.h>
+
+#include <paisparse/format/dense.hpp>
+#include <paisparse/format/random.hpp>
+#include <paisparse/spmm_reference.hpp>
+#include <paisparse/tuning/spmm_config.hpp>
+
+#include <set>
+#include <string>
+
+using namespace paisparse;
+
+namespace {
+std::string parse_error(const std::string& name) {
+  try {
+    spmm_config::parse(name);
+  } catch (const paisparse::error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(SpmmConfig, NameParseRoundTrip) {
+  spmm_config c{{128, 8, 2, 8, 16, 1, index_kind::u16, spmm_b_access::rows},
+                512,
+                item_order::row_order,
+                dense_layout::col_major,
+                dense_layout::col_major};
+  EXPECT_EQ(c.name(), "spmm.b128.g8.l2.n8.v16.u1.u16.c512.ro.Bt.Cc");
+  EXPECT_EQ(spmm_config::parse(c.name()), c);
+  EXPECT_TRUE(c.stages_b());
+  for (const char* n : {"spmm.b128.g4.l1.n4.v16.u1.i32.c0.lf.Bc.Cr", "spmm.b256.g1.l16.n16.v8.u2.u16.c64.lf.Br.Cc",
+                        "spmm.b128.g32.l1.n4.v16.u1.u16.c0.ro.Bt.Cr"}) {
+    EXPECT_EQ(spmm_config::parse(n).name(), n);
+  }
+  const spmm_config g = spmm_config::parse("spmm.b128.g4.l1.n4.v16.u1.i32.c0.lf.Bc.Cr");
+  EXPECT_EQ(g.kernel.access, spmm_b_access::gather);
+  EXPECT_EQ(g.b_layout, dense_layout::col_major);
+  EXPECT_EQ(g.c_layout, dense_layout::row_major);
+  EXPECT_FALSE(g.stages_b());
+  const spmm_config r = spmm_config::parse("spmm.b256.g1.l16.n16.v8.u2.u16.c64.lf.Br.Cc");
+  EXPECT_EQ(r.b_layout, dense_layout::row_major);
+  EXPECT_EQ(r.kernel.access, spmm_b_access::rows);
+  EXPECT_EQ(r.kernel.col_pass(), 256);
+  EXPECT_EQ(r.kernel.team_threads(), 16);
+}
+
+TEST(SpmmConfig, ParseErrorsNameTheField) {
+  for (const char* bad : {"", "spmm", "b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc.x", "spmv.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc",
+                          "spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt", "spmm.x128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc",
+                          "spmm.b128.g8.l2.n8.v16.u1.u16.cx.lf.Bt.Cc", "spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bx.Cc"}) {
+    EXPECT_THROW(spmm_config::parse(bad), paisparse::error) << bad;
+  }
+  EXPECT_NE(parse_error("spmm.b128.g8.l2.n8.v16.u1.u8.c0.lf.Bt.Cc").find("index field 'u8'"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.b128.g8.l2.n8.v16.u1.u16.c0.xx.Bt.Cc").find("order field 'xx'"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bq.Cc").find("B field 'Bq'"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cz").find("C field 'Cz'"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.b128.gx.l2.n8.v16.u1.u16.c0.lf.Bt.Cc").find("field 'gx'"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.b128.g8").find("expected 12 dot-separated fields"), std::string::npos);
+}
+
+TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
+  const auto keys = spmm_kernel_keys();
+  std::size_t expect = 0;
+  for (int gather = 0; gather < (space::spmm_gather ? 2 : 1); ++gather)
+    for (int b : space::spmm_block_threads)
+      for (int g : space::spmm_nz_lanes)
+        for (int l : space::spmm_col_lanes)
+          for (int n : space::spmm_col_tile) expect += spmm_shape_compiled(b, g, l, n, gather == 1) ? 1 : 0;
+  expect *= space::spmm_vec_bytes.size() * space::spmm_unroll.size() * 2;
+  EXPECT_EQ(keys.size(), expect);
+  std::set<std::string> names;
+  for (const auto& k : keys) {
+    spmm_config c{k};
+    c.b_layout = dense_layout::col_major;
+    names.insert(c.name());
+    EXPECT_LE(k.team_threads(), 32);
+    EXPECT_GE(k.team_threads(), 4);
+    EXPECT_LE(k.col_pass(), 256);
+  }
+  EXPECT_EQ(names.size(), keys.size()) << "names must be unique";
+  std::printf("  %zu SpMM kernel keys per value type (both index kinds)\n", keys.size());
+}
+
+TEST(SpmmSpace, EveryValueTypeCanRunEveryKey) {
+  for (const auto& k : spmm_kernel_keys())
+    for (int vb : {2, 4}) EXPECT_EQ(spmm_cannot_implement(k, vb), "") << spmm_config{k}.name();
+  spmm_kernel_key k{128, 64, 1, 8, 16, 1, index_kind::u16, spmm_b_access::rows};
+  EXPECT_NE(spmm_cannot_implement(k, 2).find("power of two of at most 32"), std::string::npos);
+  k = {80, 8, 2, 8, 16, 1, index_kind::u16, spmm_b_access::rows};
+  EXPECT_NE(spmm_cannot_implement(k, 2).find("does not divide"), std::string::npos);
+  k = {128, 8, 1, 3, 16, 1, index_kind::u16, spmm_b_access::rows};
+  EXPECT_NE(spmm_cannot_implement(k, 2).find("tile of 3 columns"), std::string::npos);
+  k = {128, 8, 1, 8, 8, 1, index_kind::u16, spmm_b_access::rows};
+  EXPECT_NE(spmm_cannot_implement(k, 8), "");  // 8-byte values: one per vector
+  spmm_config c{{128, 8, 1, 8, 16, 1, index_kind::u16, spmm_b_access::gather}};
+  c.b_layout = dense_layout::row_major;
+  EXPECT_NE(spmm_cannot_implement(c, 2).find("column-major B only"), std::string::npos);
+}
+
+TEST(SpmmSpace, ShapesSuitN) {
+  for (const auto& k : spmm_kernel_keys()) {
+    EXPECT_TRUE(spmm_shape_suits(k, 0));
+    EXPECT_TRUE(spmm_shape_suits(k, 256)) << spmm_config{k}.name();
+    if (spmm_shape_suits(k, 1)) {
+      EXPECT_EQ(k.col_lanes, 1);
+      EXPECT_EQ(k.col_tile, 4);
+    }
+    if (spmm_shape_suits(k, 17)) EXPECT_LT((k.col_lanes - 1) * k.col_tile, 17);
+  }
+  const spmm_kernel_key k{128, 2, 16, 8, 16, 1, index_kind::u16, spmm_b_access::rows};
+  EXPECT_EQ(spmm_col_chunks(k, 256), 2);
+  EXPECT_EQ(spmm_col_chunks(k, 128), 1);
+  EXPECT_EQ(spmm_col_chunks(k, 129), 2);
+  EXPECT_EQ(spmm_col_chunks(k, 1), 1);
+}
+
+TEST(SpmmSpace, SegmentCapsFollowTheRowLengthsAndN) {
+  auto w = random_csr<float>(4096, 4096, 0.01, row_distribution::lognormal, 0.8, 1);
+  const row_stats s = compute_row_stats(w);
+  const spmm_kernel_key k{128, 8, 2, 8, 16, 1, index_kind::u16, spmm_b_access::rows};
+  for (int32_t n : {1, 16, 256}) {
+    const auto caps = spmm_segment_caps(k, 2, s, 132 * 2048, n);
+    ASSERT_FALSE(caps.empty());
+    EXPECT_EQ(caps[0], 0);
+    for (std::size_t i = 1; i < caps.size(); ++i) {
+      EXPECT_GE(caps[i], k.team_pass(2));
+      EXPECT_LT(caps[i], s.max_row);
+      EXPECT_EQ(caps[i] & (caps[i] - 1), 0) << "power of two";
+    }
+  }
+  // more column chunks, more work per team: the balanced cap does not shrink
+  const auto c1 = spmm_segment_caps(k, 2, s, 132 * 2048, 1), c256 = spmm_segment_caps(k, 2, s, 132 * 2048, 256);
+  if (c1.size() > 1 && c256.size() > 1) EXPECT_GE(c256[1], c1[1]);
+}
+
+TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
+  auto w = random_csr<float>(2048, 2048, 0.02, row_distribution::lognormal, 1.2, 2);
+  const row_stats s = compute_row_stats(w);
+  for (int32_t n : {0, 1, 17, 256}) {
+    for (auto bl : {dense_layout::row_major, dense_layout::col_major}) {
+      const auto all = spmm_space(2, s, 132 * 2048, n, bl, dense_layout::row_major);
+      std::size_t expect = 0;
+      for (const auto& k : spmm_kernel_keys()) {
+        if (bl == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
+        if (!spmm_shape_suits(k, n)) continue;
+        expect += spmm_segment_caps(k, 2, s, 132 * 2048, n).size() * 2;
+      }
+      EXPECT_EQ(all.size(), expect) << n;
+      std::set<std::string> names;
+      for (const auto& c : all) {
+        names.insert(c.name());
+        EXPECT_EQ(spmm_cannot_implement(c, 2), "") << c.name();
+        EXPECT_EQ(c.b_layout, bl);
+        EXPECT_EQ(spmm_config::parse(c.name()), c);
+      }
+      EXPECT_EQ(names.size(), all.size());
+    }
+  }
+  const auto every = spmm_space(2, s, 132 * 2048, 0, dense_layout::col_major, dense_layout::col_major);
+  const auto for1 = spmm_space(2, s, 132 * 2048, 1, dense_layout::col_major, dense_layout::col_major);
+  EXPECT_LT(for1.size(), every.size());
+  bool staged = false, gathered = false;
+  for (const auto& c : every) staged |= c.stages_b(), gathered |= c.kernel.access == spmm_b_access::gather;
+  EXPECT_TRUE(staged);
+  EXPECT_EQ(gathered, space::spmm_gather);
+  const auto only16 = spmm_space(2, s, 132 * 2048, 8, dense_layout::col_major, dense_layout::col_major,
+                                 {index_kind::u16}, {item_order::longest_first});
+  for (const auto& c : only16) {
+    EXPECT_EQ(c.kernel.index, index_kind::u16);
+    EXPECT_EQ(c.order, item_order::longest_first);
+  }
+}
+
+TEST(SpmmDense, ExtentAndOffset) {
+  EXPECT_EQ(dense_extent(3, 4, 4, dense_layout::row_major), 12);
+  EXPECT_EQ(dense_extent(3, 4, 6, dense_layout::row_major), 16);
+  EXPECT_EQ(dense_extent(3, 4, 5, dense_layout::col_major), 18);
+  EXPECT_EQ(dense_extent(0, 4, 5, dense_layout::col_major), 0);
+  EXPECT_EQ(dense_extent(3, 0, 5, dense_layout::row_major), 0);
+  EXPECT_EQ(dense_offset(2, 1, 6, dense_layout::row_major), 13);
+  EXPECT_EQ(dense_offset(2, 1, 5, dense_layout::col_major), 7);
+  std::vector<float> buf(20, 0.f);
+  auto v = col_major_view(buf.data(), buf.size(), 5);
+  dense_view<const float> cv = v;  // T -> const T
+  EXPECT_EQ(cv.ld, 5);
+  EXPECT_EQ(cv.layout, dense_layout::col_major);
+}
+
+TEST(SpmmReference, SmallProductInEveryLayout) {
+  // W = [[1, 0, 2], [0, 0, 0], [0, -3, 0]], B = [[1, 2], [3, 4], [5, 6]]
+  host_csr<float> w(3, 3, {0, 2, 2, 3}, {0, 2, 1}, {1.f, 2.f, -3.f});
+  const std::vector<float> b_rm{1, 2, 3, 4, 5, 6};         // row-major, ld 2
+  const std::vector<float> b_cm{1, 3, 5, -7, 2, 4, 6, -7};  // column-major, ld 4 (one pad row)
+  for (auto b : {host_dense_ref<float>{&b_rm, dense_layout::row_major, 2},
+                 host_dense_ref<float>{&b_cm, dense_layout::col_major, 4}}) {
+    const auto r = spmm_reference(w, b, 2);
+    EXPECT_EQ(r.value, (std::vector<double>{11, 14, 0, 0, -9, -12}));
+    EXPECT_EQ(r.scale, (std::vector<double>{11, 14, 0, 0, 9, 12}));
+  }
+  // alpha, beta (column-major C0 with ld 4), bias, relu
+  const std::vector<float> c0{1, 1, 1, 0, 2, 2, 2, 0};
+  const std::vector<float> bias{0.5f, -1.f, 100.f};
+  const host_dense_ref<float> c0r{&c0, dense_layout::col_major, 4};
+  const auto r = spmm_reference(w, host_dense_ref<float>{&b_rm, dense_layout::row_major, 2}, 2, 2.0, -1.0, &c0r,
+                                &bias, activation::relu);
+  EXPECT_EQ(r.value, (std::vector<double>{21.5, 26.5, 0, 0, 81, 74}));
+  EXPECT_EQ(compact_row_major(b_cm, 3, 2, 4, dense_layout::col_major), b_rm);
+  EXPECT_THROW(spmm_reference(w, host_dense_ref<float>{&b_rm, dense_layout::row_major, 3}, 2), paisparse::error);
+}

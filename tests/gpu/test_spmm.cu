@@ -1,0 +1,591 @@
+// GPU tests of SpMM: every configuration of the space on the matrix set (and
+// on DLMC when PAISPARSE_DLMC_DIR is set), the epilog, plans and the N rule,
+// graph capture, the LLM recipe, the tuner, edge cases and bad input; fp32,
+// fp16 and bf16; float64 references; outputs poisoned before each run, and
+// the ld padding of C checked untouched.
+//
+// Coverage of the candidate sweep (SpmmEveryCandidate.MatrixSet), chosen to
+// stay well under 3 minutes on an H100:
+// - the candidates are the whole space for all four layout pairs (Br, Bt, Bc
+//   x Cr, Cc; both index kinds; every cap and order), N not pruned;
+// - every candidate runs on every matrix of ptest::matrix_set() in every
+//   value type, each time with one N of {1, 2, 3, 8, 17, 32, 64, 128, 256}
+//   and one leading-dimension variant (tight; +8, which keeps 16-byte rows;
+//   +1, odd, which turns the vector path off), chosen by rotation: candidate
+//   i on matrix j in type t gets N number (i + j + 3t) mod 9. So each
+//   candidate runs 27 times and meets every N three times, and every
+//   (N, layout pair) meets about a ninth of the space on every matrix and type.
+// - DLMC (documented subset): every 31st candidate (offset by the file's
+//   number, so the files together cover the space), one N per file (rotating
+//   through the list), tight leading dimensions.
+#include "common.cuh"
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <tuple>
+
+using namespace ptest;
+
+namespace {
+
+constexpr int32_t spmm_ns[] = {1, 2, 3, 8, 17, 32, 64, 128, 256};
+constexpr int n_spmm_ns = 9;
+constexpr int32_t sweep_max_n = 256;
+
+struct layout_pair {
+  dense_layout b, c;
+};
+constexpr layout_pair layout_pairs[] = {{dense_layout::col_major, dense_layout::col_major},
+                                        {dense_layout::row_major, dense_layout::row_major},
+                                        {dense_layout::col_major, dense_layout::row_major},
+                                        {dense_layout::row_major, dense_layout::col_major}};
+
+template <class F>
+void expect_error(F&& f, std::initializer_list<const char*> fragments) {
+  try {
+    f();
+    FAIL() << "expected paisparse::error";
+  } catch (const paisparse::error& e) {
+    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
+  }
+}
+
+/// Every configuration of the space, all four layout pairs, N not pruned.
+std::vector<spmm_config> every_spmm_config(int value_bytes, const row_stats& s) {
+  std::vector<spmm_config> all;
+  for (const auto& lp : layout_pairs) {
+    const auto part = spmm_space(value_bytes, s, detail::resident_threads(), 0, lp.b, lp.c);
+    all.insert(all.end(), part.begin(), part.end());
+  }
+  return all;
+}
+
+/// Leading-dimension variants: 0 tight, 1 padded by 8, 2 padded by 1 (odd).
+int64_t ld_variant(int64_t tight, int variant) {
+  return std::max<int64_t>(tight, 1) + (variant == 1 ? 8 : variant == 2 ? 1 : 0);
+}
+
+template <class T>
+bool all_ones(const T& v) {
+  unsigned char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  for (unsigned char c : b)
+    if (c != 0xff) return false;
+  return true;
+}
+
+/// Elements of `after` outside the rows x cols region that differ (bitwise) from `before`.
+template <class T>
+int64_t changed_outside(const std::vector<T>& after, const std::vector<T>& before, int64_t rows, int64_t cols,
+                        int64_t ld, dense_layout l) {
+  std::vector<char> inside(after.size(), 0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) inside[static_cast<std::size_t>(dense_offset(r, c, ld, l))] = 1;
+  int64_t changed = 0;
+  for (std::size_t i = 0; i < after.size(); ++i)
+    if (!inside[i] && std::memcmp(&after[i], &before[i], sizeof(T)) != 0) ++changed;
+  return changed;
+}
+
+/// One SpMM problem on a weight: N, layouts, leading dimensions, B on host
+/// and device, its float64 reference, and a C buffer.
+template <class T>
+struct spmm_problem {
+  int32_t m, k, n;
+  dense_layout bl, cl;
+  int64_t ldb, ldc;
+  std::vector<T> hb;
+  device_buffer<T> db, dc;
+  reference_result ref;
+
+  spmm_problem(const host_csr<T>& w, int32_t n_, dense_layout bl_, dense_layout cl_, int ld_var, uint64_t seed)
+      : m(w.rows()),
+        k(w.cols()),
+        n(n_),
+        bl(bl_),
+        cl(cl_),
+        ldb(ld_variant(bl_ == dense_layout::row_major ? n_ : w.cols(), ld_var)),
+        ldc(ld_variant(cl_ == dense_layout::row_major ? n_ : w.rows(), ld_var)),
+        hb(detail::random_vector<T>(static_cast<std::size_t>(std::max<int64_t>(1, dense_extent(k, n, ldb, bl))), seed)),
+        db(hb),
+        dc(static_cast<std::size_t>(std::max<int64_t>(1, dense_extent(m, n, ldc, cl)))),
+        ref(spmm_reference(w, host_dense_ref<T>{&hb, bl, ldb}, n)) {}
+
+  dense_view<const T> b() const { return dense_view<const T>(db.data(), db.size(), ldb, bl); }
+  dense_view<T> c() { return dense_view<T>(dc.data(), dc.size(), ldc, cl); }
+  std::string describe() const {
+    std::ostringstream os;
+    os << "N " << n << " B " << to_string(bl) << " ldb " << ldb << " C " << to_string(cl) << " ldc " << ldc;
+    return os.str();
+  }
+  /// Relative error of C (downloaded) against the reference; `holes`: elements
+  /// of the ld padding that no longer hold the poison.
+  double check(int64_t& holes) const {
+    const std::vector<T> hc = dc.to_host();
+    const std::vector<T> poison_bits(hc.size(), [] {
+      T v;
+      std::memset(&v, 0xff, sizeof(T));
+      return v;
+    }());
+    holes = changed_outside(hc, poison_bits, m, n, ldc, cl);
+    return relative_error(compact_row_major(hc, m, n, ldc, cl), ref);
+  }
+};
+
+/// Schedules of one weight, built once per (index kind, vector, cap, order).
+template <class T>
+class schedule_cache {
+ public:
+  schedule_cache(const host_csr<T>& w, int32_t max_n) : w_(w), max_n_(max_n) {}
+  const spmm_schedule<T>& get(const spmm_config& c) {
+    const auto key = std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap,
+                                     static_cast<int>(c.order));
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      const schedule_params p = spmm_schedule_params(c, sizeof(T));
+      auto s = c.kernel.index == index_kind::u16 ? spmm_schedule<T>(build_schedule<uint16_t>(w_, p), max_n_)
+                                                 : spmm_schedule<T>(build_schedule<int32_t>(w_, p), max_n_);
+      it = map_.emplace(key, std::move(s)).first;
+    }
+    return it->second;
+  }
+
+ private:
+  const host_csr<T>& w_;
+  int32_t max_n_;
+  std::map<std::tuple<int, int, int64_t, int>, spmm_schedule<T>> map_;
+};
+
+struct sweep_options {
+  int rotation = 0;      // shifts the N / ld assignment
+  int stride = 1;        // run candidates i with i % stride == offset
+  int offset = 0;
+  int fixed_n = -1;      // >= 0: this index into spmm_ns for every candidate
+  int fixed_ld = -1;     // >= 0: this ld variant for every candidate
+};
+
+/// Runs the candidates of the whole space (see the file comment) on w; returns how many ran.
+template <class T>
+int check_spmm_candidates(const host_csr<float>& w32, const std::string& what, uint64_t seed, const sweep_options& o) {
+  const host_csr<T> w = convert_values<T>(w32);
+  const auto configs = every_spmm_config(sizeof(T), compute_row_stats(w));
+  std::map<std::tuple<int, int, int, int>, std::vector<std::size_t>> by_problem;
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    if (static_cast<int>(i % o.stride) != o.offset) continue;
+    const int ni = o.fixed_n >= 0 ? o.fixed_n : static_cast<int>((i + o.rotation) % n_spmm_ns);
+    const int lv = o.fixed_ld >= 0 ? o.fixed_ld : static_cast<int>((i / n_spmm_ns + o.rotation) % 3);
+    by_problem[{static_cast<int>(configs[i].b_layout), static_cast<int>(configs[i].c_layout), ni, lv}].push_back(i);
+  }
+  schedule_cache<T> cache(w, sweep_max_n);
+  device_buffer<T> staged(static_cast<std::size_t>(w.cols()) * detail::spmm_staged_ld<T>(sweep_max_n));
+  int ran = 0, failed = 0;
+  std::map<std::string, int> failed_by;  // "B/C tag, N" -> failures, for triage
+  for (const auto& [key, list] : by_problem) {
+    const auto [bl, cl, ni, lv] = key;
+    spmm_problem<T> p(w, spmm_ns[ni], static_cast<dense_layout>(bl), static_cast<dense_layout>(cl), lv, seed++);
+    for (std::size_t i : list) {
+      const spmm_config& c = configs[i];
+      const spmm_schedule<T>& s = cache.get(c);
+      poison(p.dc);
+      spmm_execute(c, find_spmm_kernel<T>(c.kernel), s, staged.data(), detail::spmm_staged_ld<T>(sweep_max_n), p.b(),
+                   p.c(), p.n, epilog_params<T>{}, nullptr);
+      PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
+      int64_t holes = 0;
+      const double err = p.check(holes);
+      if (!(err <= relative_tolerance<T>()) || holes != 0) {
+        if (++failed <= 10)  // the first few in full; then only counted
+          ADD_FAILURE() << what << " " << value_type_name<T>() << " " << c.name() << " " << p.describe()
+                        << ": relative error " << err << " (tolerance " << relative_tolerance<T>() << "), " << holes
+                        << " elements of C's ld padding written";
+        ++failed_by[std::string(c.b_tag()) + (c.c_layout == dense_layout::row_major ? "Cr" : "Cc") + " N" +
+                    std::to_string(p.n)];
+      }
+      ++ran;
+    }
+  }
+  EXPECT_EQ(failed, 0) << what << " " << value_type_name<T>() << ": " << failed << " of " << ran << " runs failed";
+  for (const auto& [k, v] : failed_by) std::printf("    failures %s: %d\n", k.c_str(), v);
+  return ran;
+}
+
+template <class T>
+int type_number() {
+  if constexpr (std::is_same_v<T, float>) return 0;
+  else if constexpr (std::is_same_v<T, __half>) return 1;
+  else return 2;
+}
+
+}  // namespace
+
+using value_types = ::testing::Types<float, __half, __nv_bfloat16>;
+
+template <class T>
+class SpmmEveryCandidate : public ::testing::Test {};
+TYPED_TEST_SUITE(SpmmEveryCandidate, value_types);
+
+TYPED_TEST(SpmmEveryCandidate, MatrixSet) {
+  using T = TypeParam;
+  uint64_t seed = 20000 + 1000 * type_number<T>();
+  int j = 0;
+  for (const auto& m : matrix_set()) {
+    SCOPED_TRACE(m.name);
+    sweep_options o;
+    o.rotation = j + 3 * type_number<T>();
+    const int ran = check_spmm_candidates<T>(m.w, m.name, seed += 100, o);
+    EXPECT_GT(ran, 0);
+    std::printf("  %-28s %-5s %d spmm candidates checked\n", m.name.c_str(), value_type_name<T>(), ran);
+    ++j;
+  }
+}
+
+TYPED_TEST(SpmmEveryCandidate, Dlmc) {
+  using T = TypeParam;
+  const auto files = dlmc_files();
+  if (files.empty()) GTEST_SKIP() << "PAISPARSE_DLMC_DIR is not set or holds no .smtx files";
+  uint64_t seed = 60000 + 1000 * type_number<T>();
+  long total = 0;
+  for (std::size_t f = 0; f < files.size(); ++f) {
+    SCOPED_TRACE(files[f]);
+    sweep_options o;
+    o.stride = 31;
+    o.offset = static_cast<int>((f + 7 * type_number<T>()) % 31);
+    o.fixed_n = static_cast<int>((f + type_number<T>()) % n_spmm_ns);
+    o.fixed_ld = 0;
+    total += check_spmm_candidates<T>(read_smtx_for_test(files[f], seed), files[f], seed + 1, o);
+    seed += 100;
+  }
+  std::printf("  DLMC %-5s: %zu matrices, %ld spmm candidate runs checked\n", value_type_name<T>(), files.size(), total);
+}
+
+template <class T>
+class SpmmApi : public ::testing::Test {};
+TYPED_TEST_SUITE(SpmmApi, value_types);
+
+TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
+  using T = TypeParam;
+  // each B path, both C layouts, split rows (caps 32 / 64 / 128), both index kinds
+  const std::vector<std::string> configs{
+      "spmm.b128.g8.l1.n4.v16.u1.u16.c0.lf.Bc.Cc", "spmm.b128.g4.l2.n8.v16.u1.i32.c64.ro.Bt.Cr",
+      "spmm.b128.g2.l4.n8.v16.u1.u16.c32.lf.Br.Cc", "spmm.b128.g1.l8.n16.v16.u1.i32.c0.ro.Br.Cr",
+      "spmm.b128.g32.l1.n4.v16.u1.u16.c128.lf.Bt.Cc"};
+  uint64_t seed = 777;
+  for (const auto& m : matrix_set()) {
+    const host_csr<T> w = convert_values<T>(m.w);
+    device_buffer<T> dbias(static_cast<std::size_t>(std::max(1, w.rows())));
+    for (const auto& name : configs) {
+      spmm_plan<T> plan(w, name, 64);
+      const spmm_config& cfg = plan.config();
+      int variant = 0;
+      for (activation act : {activation::none, activation::relu, activation::gelu, activation::silu}) {
+        for (float beta : {0.f, 0.75f}) {
+          const int32_t n = (variant++ % 2) ? 3 : 40;
+          const int64_t ldb = ld_variant(cfg.b_layout == dense_layout::row_major ? n : w.cols(), variant % 3);
+          const int64_t ldc = ld_variant(cfg.c_layout == dense_layout::row_major ? n : w.rows(), (variant + 1) % 3);
+          const auto hb = detail::random_vector<T>(
+              static_cast<std::size_t>(std::max<int64_t>(1, dense_extent(w.cols(), n, ldb, cfg.b_layout))), seed++);
+          auto c0 = detail::random_vector<T>(
+              static_cast<std::size_t>(std::max<int64_t>(1, dense_extent(w.rows(), n, ldc, cfg.c_layout))), seed++);
+          if (beta == 0.f)  // poisoned: must be ignored
+            for (auto& v : c0) std::memset(&v, 0xff, sizeof(T));
+          const auto bias = detail::random_vector<T>(static_cast<std::size_t>(std::max(1, w.rows())), seed++);
+          device_buffer<T> db(hb), dc(c0);
+          upload(dbias, bias);
+          const float alpha = -1.5f;
+          plan.run(dense_view<const T>(db.data(), db.size(), ldb, cfg.b_layout),
+                   dense_view<T>(dc.data(), dc.size(), ldc, cfg.c_layout), n,
+                   epilog_params<T>{alpha, beta, dbias.data(), act});
+          const auto out = dc.to_host();
+          const host_dense_ref<T> c0ref{&c0, cfg.c_layout, ldc};
+          const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, cfg.b_layout, ldb}, n, alpha, beta, &c0ref, &bias,
+                                          act);
+          EXPECT_LE(relative_error(compact_row_major(out, w.rows(), n, ldc, cfg.c_layout), ref),
+                    relative_tolerance<T>())
+              << m.name << " " << name << " act " << to_string(act) << " beta " << beta << " N " << n;
+          EXPECT_EQ(changed_outside(out, c0, w.rows(), n, ldc, cfg.c_layout), 0)
+              << m.name << " " << name << ": C's ld padding was written";
+        }
+      }
+    }
+  }
+}
+
+TYPED_TEST(SpmmApi, GraphReplayRepeatedRunsSplitRowsAndSmallerN) {
+  using T = TypeParam;
+  const host_csr<T> w =
+      convert_values<T>(random_csr<float>(3000, 4000, 0.02, row_distribution::lognormal, 1.5, 9));
+  for (const char* name : {"spmm.b128.g8.l2.n8.v16.u1.u16.c64.lf.Bt.Cc", "spmm.b128.g4.l1.n4.v16.u1.i32.c32.ro.Bc.Cr",
+                           "spmm.b128.g4.l4.n8.v16.u1.u16.c64.lf.Br.Cc"}) {
+    SCOPED_TRACE(name);
+    spmm_plan<T> plan(w, name, 64);
+    ASSERT_GT(plan.schedule().split_rows(), 0);
+    const spmm_config& cfg = plan.config();
+    const int32_t max_n = plan.max_n();
+    const int64_t ldb = cfg.b_layout == dense_layout::row_major ? max_n : w.cols();
+    const int64_t ldc = cfg.c_layout == dense_layout::row_major ? max_n : w.rows();
+    device_buffer<T> db(static_cast<std::size_t>(dense_extent(w.cols(), max_n, ldb, cfg.b_layout)));
+    device_buffer<T> dc(static_cast<std::size_t>(dense_extent(w.rows(), max_n, ldc, cfg.c_layout)));
+    const dense_view<const T> bv(db.data(), db.size(), ldb, cfg.b_layout);
+    const dense_view<T> cv(dc.data(), dc.size(), ldc, cfg.c_layout);
+    cudaStream_t s;
+    PAISPARSE_CUDA_TRY(cudaStreamCreate(&s));
+    cudaGraph_t g;
+    cudaGraphExec_t ge;
+    PAISPARSE_CUDA_TRY(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal));
+    plan.run(bv, cv, max_n, {}, s);
+    PAISPARSE_CUDA_TRY(cudaStreamEndCapture(s, &g));
+    PAISPARSE_CUDA_TRY(cudaGraphInstantiate(&ge, g, 0));
+    for (int it = 0; it < 6; ++it) {  // fresh B each time; the workspace must reset between launches
+      const auto hb = detail::random_vector<T>(db.size(), 300 + it);
+      upload(db, hb);
+      poison(dc);
+      // odd: graph replay (N = max_n); even: direct runs, also with smaller N (any N <= max_n)
+      const int32_t n = it % 2 ? max_n : (it == 2 ? 5 : it == 4 ? 1 : max_n);
+      if (it % 2) PAISPARSE_CUDA_TRY(cudaGraphLaunch(ge, s));
+      else plan.run(bv, cv, n, {}, s);
+      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(s));
+      const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, cfg.b_layout, ldb}, n);
+      const auto out = dc.to_host();
+      EXPECT_LE(relative_error(compact_row_major(out, w.rows(), n, ldc, cfg.c_layout), ref), relative_tolerance<T>())
+          << "iteration " << it << " N " << n;
+      // columns n..max_n stay poisoned
+      std::vector<T> poisoned(out.size());
+      std::memset(poisoned.data(), 0xff, poisoned.size() * sizeof(T));
+      EXPECT_EQ(changed_outside(out, poisoned, w.rows(), n, ldc, cfg.c_layout), 0) << "iteration " << it;
+    }
+    cudaGraphExecDestroy(ge);
+    cudaGraphDestroy(g);
+    cudaStreamDestroy(s);
+  }
+}
+
+TYPED_TEST(SpmmApi, LlmLayerRecipe) {
+  // Y = X W^T + bias with row-major X (tokens x K) and Y (tokens x M), as the
+  // header of tuning/spmm_plan.cuh describes, checked by a direct host loop.
+  using T = TypeParam;
+  const int32_t tokens = 19;
+  const host_csr<T> w = convert_values<T>(random_csr<float>(300, 500, 0.05, row_distribution::lognormal, 0.8, 31));
+  const int32_t M = w.rows(), K = w.cols();
+  const auto x = detail::random_vector<T>(static_cast<std::size_t>(tokens) * K, 32);
+  const auto bias = detail::random_vector<T>(static_cast<std::size_t>(M), 33);
+  device_buffer<T> dx(x), dbias(bias), dy(static_cast<std::size_t>(tokens) * M);
+  for (const char* name : {"spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc", "spmm.b128.g8.l1.n8.v16.u1.u16.c0.lf.Bc.Cc"}) {
+    spmm_plan<T> plan(w, name, tokens);
+    poison(dy);
+    plan.run(col_major_view<const T>(dx.data(), dx.size(), K), col_major_view<T>(dy.data(), dy.size(), M), tokens,
+             {1.f, 0.f, dbias.data()});
+    const auto y = dy.to_host();
+    reference_result ref;
+    for (int32_t t = 0; t < tokens; ++t)
+      for (int32_t m = 0; m < M; ++m) {
+        double acc = to_float(bias[m]), mag = std::fabs(to_float(bias[m]));
+        for (int32_t q = w.row_offsets()[m]; q < w.row_offsets()[m + 1]; ++q) {
+          const double term = static_cast<double>(to_float(w.values()[q])) *
+                              to_float(x[static_cast<std::size_t>(t) * K + w.col_indices()[q]]);
+          acc += term;
+          mag += std::fabs(term);
+        }
+        ref.value.push_back(acc);
+        ref.scale.push_back(mag);
+      }
+    EXPECT_LE(relative_error(y, ref), relative_tolerance<T>()) << name;  // y is row-major tokens x M
+  }
+}
+
+template <class T>
+class SpmmTuner : public ::testing::Test {};
+TYPED_TEST_SUITE(SpmmTuner, value_types);
+
+TYPED_TEST(SpmmTuner, ReturnsACheckedPlanAndTheWholeTable) {
+  using T = TypeParam;
+  const host_csr<T> w =
+      convert_values<T>(random_csr<float>(2048, 2048, 0.01, row_distribution::lognormal, 0.8, 12));
+  const int32_t n = 17;
+  tune_options opt;
+  opt.reps = 3;
+  opt.warmup = 1;
+  int progress_calls = 0;
+  opt.on_progress = [&](int, int, const std::string&) { ++progress_calls; };
+  auto res = tune_spmm(w, n, {}, opt);
+  const auto space = spmm_space(sizeof(T), compute_row_stats(w), detail::resident_threads(), n,
+                                dense_layout::col_major, dense_layout::col_major);
+  EXPECT_EQ(res.candidates.size(), space.size());
+  EXPECT_GT(progress_calls, 0);
+  EXPECT_FALSE(res.budget_exhausted);
+  EXPECT_EQ(res.candidates[0].config, res.plan.config());
+  EXPECT_EQ(res.candidates[0].status, candidate_status::ok);
+  EXPECT_EQ(res.plan.max_n(), n);
+  for (std::size_t i = 1; i < res.candidates.size(); ++i) {
+    EXPECT_EQ(res.candidates[i].status, candidate_status::ok)
+        << res.candidates[i].config.name() << ": " << res.candidates[i].message;
+    if (res.candidates[i].status == candidate_status::ok)
+      EXPECT_GE(res.candidates[i].median_us, res.candidates[0].median_us);
+  }
+  std::ostringstream table;
+  res.print(table, 5);
+  EXPECT_NE(table.str().find(res.plan.name()), std::string::npos);
+  std::printf("%s", table.str().c_str());
+  // the plan runs N = n and any smaller N
+  for (int32_t nn : {n, 4}) {
+    const auto hb = detail::random_vector<T>(static_cast<std::size_t>(w.cols()) * nn, 4242 + nn);
+    device_buffer<T> db(hb), dc(static_cast<std::size_t>(w.rows()) * nn);
+    poison(dc);
+    res.plan.run(col_major_view<const T>(db.data(), db.size(), w.cols()), col_major_view<T>(dc.data(), dc.size(), w.rows()),
+                 nn);
+    const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, dense_layout::col_major, w.cols()}, nn);
+    EXPECT_LE(relative_error(compact_row_major(dc.to_host(), w.rows(), nn, w.rows(), dense_layout::col_major), ref),
+              relative_tolerance<T>());
+  }
+}
+
+TEST(SpmmTunerOptions, TimeBudgetStopsEarlyAndSaysSo) {
+  const auto w = random_csr<float>(1024, 1024, 0.01, row_distribution::lognormal, 0.8, 13);
+  tune_options opt;
+  opt.time_budget_s = 1e-6;
+  auto res = tune_spmm(w, 8, {}, opt);
+  EXPECT_TRUE(res.budget_exhausted);
+  int skipped = 0;
+  for (const auto& c : res.candidates) skipped += c.status == candidate_status::skipped;
+  EXPECT_GT(skipped, 0);
+  EXPECT_EQ(res.candidates[0].status, candidate_status::ok);  // one winner always
+  std::ostringstream table;
+  res.print(table);
+  EXPECT_NE(table.str().find("time budget reached"), std::string::npos);
+}
+
+TEST(SpmmTunerOptions, FilterLayoutsAndIndexKinds) {
+  const auto w = random_csr<__half>(1024, 1024, 0.05, row_distribution::uniform, 0, 14);
+  tune_options opt;
+  opt.index_kinds = {index_kind::i32};
+  opt.filter = ".g8.";
+  opt.reps = 2;
+  auto res = tune_spmm(w, 32, {dense_layout::row_major, dense_layout::row_major}, opt);
+  EXPECT_FALSE(res.candidates.empty());
+  for (const auto& c : res.candidates) {
+    EXPECT_EQ(c.config.kernel.index, index_kind::i32);
+    EXPECT_EQ(c.config.kernel.nz_lanes, 8);
+    EXPECT_EQ(c.config.b_layout, dense_layout::row_major);
+    EXPECT_EQ(c.config.c_layout, dense_layout::row_major);
+  }
+  EXPECT_EQ(res.plan.config().b_layout, dense_layout::row_major);
+  opt.filter = "no-such-config";
+  expect_error([&] { tune_spmm(w, 32, {}, opt); }, {"no configuration matches"});
+  expect_error([&] { tune_spmm(w, 0, {}, tune_options{}); }, {"n = 0"});
+}
+
+TEST(SpmmBadInput, RunArgumentsAreChecked) {
+  const auto w = random_csr<float>(100, 80, 0.1, row_distribution::uniform, 0, 15);
+  spmm_plan<float> plan(w, "spmm.b128.g8.l1.n8.v16.u1.u16.c0.lf.Br.Cr", 32);
+  device_buffer<float> b(80 * 32), c(100 * 32), big(80 * 32 + 100 * 32);
+  auto bv = [&](std::size_t size, int64_t ld) { return row_major_view<const float>(b.data(), size, ld); };
+  auto cv = [&](std::size_t size, int64_t ld) { return row_major_view<float>(c.data(), size, ld); };
+  EXPECT_NO_THROW(plan.run(bv(80 * 32, 32), cv(100 * 32, 32), 32));
+  expect_error([&] { plan.run(bv(80 * 32, 32), cv(100 * 32, 32), 33); },
+               {"N = 33 is outside 0..32", "build or tune a plan for N = 33"});
+  expect_error([&] { plan.run(bv(80 * 32, 32), cv(100 * 32, 32), -1); }, {"N = -1"});
+  expect_error([&] { plan.run(col_major_view<const float>(b.data(), 80 * 32, 80), cv(100 * 32, 32), 32); },
+               {"B is col_major", "built for row_major B"});
+  expect_error([&] { plan.run(bv(80 * 32, 32), col_major_view<float>(c.data(), 100 * 32, 100), 32); },
+               {"C is col_major", "built for row_major C"});
+  expect_error([&] { plan.run(bv(80 * 32, 31), cv(100 * 32, 32), 32); },
+               {"B's ld = 31 is below 32", "row-major B is K x N: ld >= N"});
+  expect_error([&] { plan.run(bv(80 * 32, 32), cv(100 * 32, 30), 32); },
+               {"C's ld = 30 is below 32", "row-major C is M x N: ld >= N"});
+  expect_error([&] { plan.run(bv(80 * 32 - 1, 32), cv(100 * 32, 32), 32); }, {"B has 2559 elements", "spans 2560"});
+  expect_error([&] { plan.run(bv(80 * 32, 32), cv(100 * 32 - 5, 32), 32); }, {"C has 3195 elements", "spans 3200"});
+  expect_error([&] { plan.run(row_major_view<const float>(nullptr, 80 * 32, 32), cv(100 * 32, 32), 32); },
+               {"B is null"});
+  expect_error([&] { plan.run(bv(80 * 32, 32), row_major_view<float>(nullptr, 100 * 32, 32), 32); }, {"C is null"});
+  expect_error([&] {
+    plan.run(row_major_view<const float>(big.data(), big.size(), 32), row_major_view<float>(big.data() + 1000, 3200, 32),
+             32);
+  },
+               {"overlap"});
+  spmm_plan<float> empty;
+  expect_error([&] { empty.run(bv(80 * 32, 32), cv(100 * 32, 32), 8); }, {"plan is empty"});
+
+  spmm_plan<float> cm(w, "spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc", 32);
+  expect_error([&] {
+    cm.run(col_major_view<const float>(b.data(), b.size(), 79), col_major_view<float>(c.data(), c.size(), 100), 8);
+  },
+               {"B's ld = 79 is below 80", "column-major B is K x N: ld >= K"});
+  expect_error([&] {
+    cm.run(col_major_view<const float>(b.data(), b.size(), 80), col_major_view<float>(c.data(), c.size(), 99), 8);
+  },
+               {"C's ld = 99 is below 100", "column-major C is M x N: ld >= M"});
+}
+
+TEST(SpmmBadInput, PlanConstructionAndConfigNames) {
+  const auto w = random_csr<float>(100, 80, 0.1, row_distribution::uniform, 0, 16);
+  expect_error([&] { spmm_plan<float>(w, "spmm.b128.g8.l1.n8.v16.u1.u16.c0.lf.Br.Cr", 0); }, {"max_n = 0"});
+  expect_error([&] { spmm_plan<float>(w, "spmm.b128.g8.l1.n8.v16.u1.u16.c0.lf.Br", 8); },
+               {"expected 12 dot-separated fields"});
+  expect_error([&] { spmm_plan<float>(w, "spmm.b128.g64.l1.n8.v16.u1.u16.c0.lf.Br.Cr", 8); },
+               {"power of two of at most 32"});
+  expect_error([&] { spmm_plan<float>(w, "spmm.b128.g8.l1.n16.v16.u1.u16.c0.lf.Bc.Cr", 8); }, {"not compiled in"});
+  spmm_plan<float> plan(w, "spmm.b128.g8.l1.n8.v16.u1.i32.c0.lf.Br.Cr", 8);
+  expect_error([&] { plan.rebind(random_csr<float>(100, 81, 0.1, row_distribution::uniform, 0, 17)); },
+               {"built for a 100 x 80 weight", "got 100 x 81"});
+  EXPECT_NO_THROW(plan.rebind(random_csr<float>(100, 80, 0.2, row_distribution::uniform, 0, 18)));
+}
+
+TEST(SpmmEdge, ZeroRowsZeroColumnsAndZeroN) {
+  host_csr<float> w0(0, 10, {0}, {}, {});
+  spmm_plan<float> p0(w0, "spmm.b128.g8.l1.n8.v16.u1.u16.c0.lf.Br.Cr", 8);
+  device_buffer<float> b(10 * 8);
+  EXPECT_NO_THROW(p0.run(row_major_view<const float>(b.data(), b.size(), 8), row_major_view<float>(nullptr, 0, 8), 8));
+
+  host_csr<float> wk(5, 0, {0, 0, 0, 0, 0, 0}, {}, {});  // K = 0: C = act(bias)
+  device_buffer<float> bias(5), c(5 * 3);
+  upload(bias, std::vector<float>{1, -2, 3, -4, 5});
+  for (const char* name : {"spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc", "spmm.b128.g4.l1.n4.v16.u1.i32.c0.ro.Bc.Cc"}) {
+    spmm_plan<float> pk(wk, name, 8);
+    poison(c);
+    pk.run(col_major_view<const float>(nullptr, 0, 1), col_major_view<float>(c.data(), c.size(), 5), 3,
+           {1.f, 0.f, bias.data(), activation::relu});
+    EXPECT_EQ(c.to_host(), (std::vector<float>{1, 0, 3, 0, 5, 1, 0, 3, 0, 5, 1, 0, 3, 0, 5})) << name;
+  }
+  // N = 0: nothing is read or written
+  const auto w = random_csr<float>(50, 40, 0.1, row_distribution::uniform, 0, 19);
+  spmm_plan<float> p(w, "spmm.b128.g4.l2.n4.v16.u1.u16.c0.lf.Br.Cc", 8);
+  device_buffer<float> cc(50);
+  poison(cc);
+  EXPECT_NO_THROW(p.run(row_major_view<const float>(nullptr, 0, 1), col_major_view<float>(cc.data(), cc.size(), 50), 0));
+  PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
+  for (float v : cc.to_host()) EXPECT_TRUE(all_ones(v));
+}
+
+// Timing of the LLM layers of ANCHORS.md (fp16, 12288 x 12288, 99% and 90%,
+// N = 8, 32, 128, column-major and row-major B and C). Disabled: run with
+//   --gtest_also_run_disabled_tests --gtest_filter='DISABLED_SpmmTiming*'
+// PAISPARSE_SPMM_TIMING_BUDGET (seconds per tuning, default 15) bounds it;
+// PAISPARSE_SPMM_TIMING_SPARSITY=99 or 90 runs one sparsity only.
+TEST(DISABLED_SpmmTiming, LlmLayers) {
+  const char* env = std::getenv("PAISPARSE_SPMM_TIMING_BUDGET");
+  const double budget = env ? std::atof(env) : 15.0;
+  const char* which = std::getenv("PAISPARSE_SPMM_TIMING_SPARSITY");  // "99", "90" or unset: both
+  std::vector<std::string> summary;
+  for (double density : {0.01, 0.10}) {
+    if (which && std::atoi(which) != static_cast<int>(std::lround(100 * (1 - density)))) continue;
+    const auto w = random_csr<__half>(12288, 12288, density, row_distribution::lognormal, 0.8, 2026);
+    for (const auto& lp : {layout_pair{dense_layout::col_major, dense_layout::col_major},
+                           layout_pair{dense_layout::row_major, dense_layout::row_major}}) {
+      for (int32_t n : {8, 32, 128}) {
+        tune_options opt;
+        opt.index_kinds = {index_kind::u16};
+        opt.reps = 7;
+        opt.time_budget_s = budget;
+        const auto res = tune_spmm(w, n, {lp.b, lp.c}, opt);
+        res.print(std::cout, 6);
+        std::ostringstream os;
+        os << "SPMM-TIMING 12288x12288 " << (1 - density) * 100 << "% N=" << n << " B " << to_string(lp.b) << " C "
+           << to_string(lp.c) << ": " << std::fixed << std::setprecision(1) << res.candidates[0].median_us << " us "
+           << res.plan.name() << " (" << res.candidates.size() << " candidates, " << res.seconds << " s"
+           << (res.budget_exhausted ? ", budget reached" : "") << ")";
+        summary.push_back(os.str());
+        std::printf("%s\n", os.str().c_str());
+      }
+    }
+  }
+  for (const auto& s : summary) std::printf("%s\n", s.c_str());
+}
