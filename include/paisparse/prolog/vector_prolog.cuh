@@ -23,8 +23,12 @@
 namespace paisparse {
 
 /// Reads VecBytes of values (and the matching indices: 16-bit ones two per
-/// 32-bit word) per load, Unroll loads in flight per thread, then gathers x
-/// through the read-only cache.
+/// 32-bit word) per load, Unroll loads in flight per thread, then gathers x.
+/// The weight is immutable while a plan lives and is read through the
+/// read-only (non-coherent) path; x is read with coherent loads cached in L1
+/// (ld.global.ca), because with programmatic dependent launch the previous
+/// kernel may still be writing x while this one starts: a non-coherent load
+/// may be scheduled before detail::wait_for_inputs() or return stale data.
 template <class T, class I, int VecBytes, int Unroll>
 struct vector_prolog {
   static_assert(is_value_type_v<T>, "vector_prolog: T must be float, __half or __nv_bfloat16");
@@ -80,7 +84,7 @@ struct vector_prolog {
         for (int j = 0; j < Items; ++j)
 #pragma unroll
           for (int e = 0; e < vec_elems; ++e)
-            xv[u][j][e] = v + u * TeamThreads < nvec[j] ? to_float(__ldg(x[j] + c[u][j].template bits<I>(e))) : 0.f;
+            xv[u][j][e] = v + u * TeamThreads < nvec[j] ? to_float(__ldca(x[j] + c[u][j].template bits<I>(e))) : 0.f;
 #pragma unroll
       for (int u = 0; u < Unroll; ++u)
 #pragma unroll
