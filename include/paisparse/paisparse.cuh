@@ -13,6 +13,7 @@
 #include "epilog/linear_epilog.cuh"
 #include "kernels/spmv_kernel.cuh"
 #include "reference.hpp"
+#include "io/io.hpp"
 #include "tuning/config.hpp"
 #include "tuning/registry.cuh"
 #include "tuning/plan.cuh"
