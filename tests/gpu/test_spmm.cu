@@ -177,6 +177,8 @@ int check_spmm_candidates(const host_csr<float>& w32, const std::string& what, u
     const int lv = o.fixed_ld >= 0 ? o.fixed_ld : static_cast<int>((i / n_spmm_ns + o.rotation) % 3);
     by_problem[{static_cast<int>(configs[i].b_layout), static_cast<int>(configs[i].c_layout), ni, lv}].push_back(i);
   }
+  // PAISPARSE_SPMM_SWEEP_FILTER=<substring>: run only the matching configurations (diagnosis)
+  const char* only = std::getenv("PAISPARSE_SPMM_SWEEP_FILTER");
   schedule_cache<T> cache(w, sweep_max_n);
   device_buffer<T> staged(static_cast<std::size_t>(w.cols()) * detail::spmm_staged_ld<T>(sweep_max_n));
   int ran = 0, failed = 0;
@@ -186,11 +188,19 @@ int check_spmm_candidates(const host_csr<float>& w32, const std::string& what, u
     spmm_problem<T> p(w, spmm_ns[ni], static_cast<dense_layout>(bl), static_cast<dense_layout>(cl), lv, seed++);
     for (std::size_t i : list) {
       const spmm_config& c = configs[i];
-      const spmm_schedule<T>& s = cache.get(c);
-      poison(p.dc);
-      spmm_execute(c, find_spmm_kernel<T>(c.kernel), s, staged.data(), detail::spmm_staged_ld<T>(sweep_max_n), p.b(),
-                   p.c(), p.n, epilog_params<T>{}, nullptr);
-      PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
+      if (only && c.name().find(only) == std::string::npos) continue;
+      try {
+        const spmm_schedule<T>& s = cache.get(c);
+        poison(p.dc);
+        spmm_execute(c, find_spmm_kernel<T>(c.kernel), s, staged.data(), detail::spmm_staged_ld<T>(sweep_max_n),
+                     p.b(), p.c(), p.n, epilog_params<T>{}, nullptr);
+        PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
+      } catch (const paisparse::error& e) {  // name the culprit, then give up (CUDA errors are sticky)
+        std::printf("SWEEP-ERROR %s %s %s %s: %s\n", what.c_str(), value_type_name<T>(), c.name().c_str(),
+                    p.describe().c_str(), e.what());
+        std::fflush(stdout);
+        throw;
+      }
       int64_t holes = 0;
       const double err = p.check(holes);
       if (!(err <= relative_tolerance<T>()) || holes != 0) {

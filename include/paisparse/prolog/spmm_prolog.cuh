@@ -87,20 +87,31 @@ struct spmm_prolog_base {
     }
   }
 
+  /// The weight vectors of the step starting at vector v (those below nvec).
+  __device__ __forceinline__ static void load_weights(vals_t (&a)[Unroll], idx_t (&c)[Unroll],
+                                                      const T* __restrict__ values, const I* __restrict__ indices,
+                                                      int32_t begin, int32_t nvec, int32_t v, int nz_lanes) {
+#pragma unroll
+    for (int u = 0; u < Unroll; ++u)
+      if (v + u * nz_lanes < nvec) {
+        const int64_t off = begin + static_cast<int64_t>(v + u * nz_lanes) * vec_elems;
+        a[u].load(values + off);
+        c[u].load(indices + off);
+      }
+  }
+
+  /// The lane's steps over its vectors. Software-pipelined: the next step's
+  /// weight vectors are requested right after this step's B tiles, so their
+  /// latency overlaps this step's loads and FMAs instead of adding to them.
   template <int NzLanes, tile_read Read>
   __device__ __forceinline__ static void steps(const T* __restrict__ values, const I* __restrict__ indices,
                                                int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t k_step,
                                                int64_t j_step, int valid, int nz_lane, float (&acc)[ColTile]) {
-    for (int32_t v = nz_lane; v < nvec; v += NzLanes * Unroll) {
-      vals_t a[Unroll];
-      idx_t c[Unroll];
-#pragma unroll
-      for (int u = 0; u < Unroll; ++u)
-        if (v + u * NzLanes < nvec) {
-          const int64_t off = begin + static_cast<int64_t>(v + u * NzLanes) * vec_elems;
-          a[u].load(values + off);
-          c[u].load(indices + off);
-        }
+    constexpr int stride = NzLanes * Unroll;
+    vals_t a[Unroll];
+    idx_t c[Unroll];
+    load_weights(a, c, values, indices, begin, nvec, nz_lane, NzLanes);
+    for (int32_t v = nz_lane; v < nvec; v += stride) {
       tile_t t[Unroll][vec_elems];
 #pragma unroll
       for (int u = 0; u < Unroll; ++u)
@@ -109,6 +120,9 @@ struct spmm_prolog_base {
           for (int e = 0; e < vec_elems; ++e)
             load_tile<Read>(t[u][e], b + static_cast<int64_t>(c[u].template bits<I>(e)) * k_step, j_step, valid);
         }
+      vals_t an[Unroll];
+      idx_t cn[Unroll];
+      load_weights(an, cn, values, indices, begin, nvec, v + stride, NzLanes);
 #pragma unroll
       for (int u = 0; u < Unroll; ++u)
         if (v + u * NzLanes < nvec) {
@@ -120,6 +134,8 @@ struct spmm_prolog_base {
               acc[j] = fmaf(w, bits_to_float<T>(t[u][e].template bits<T>(j)), acc[j]);
           }
         }
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u) a[u] = an[u], c[u] = cn[u];
     }
   }
 };
