@@ -1,18 +1,19 @@
-# paisparse_add_kernel_instantiations(<target> [VALUE_TYPES ...] [INDEX_TYPES ...])
+# paisparse_add_kernel_instantiations(<target> [VALUE_TYPES ...])
 #
 # Compiles paisparse's kernel table once, one translation unit per (value
 # type, index type), into <target>, and makes <target>'s users skip the
 # implicit instantiation (PAISPARSE_SEPARATE_KERNELS). Without it, every
 # translation unit that runs the tuner instantiates the whole table itself.
 # <target> must have CUDA enabled; it gets linked to paisparse::paisparse.
+# VALUE_TYPES (default: float __half __nv_bfloat16) are the value types the
+# target tunes or runs; both index types (int32_t, uint16_t) are always
+# compiled, since a plan of either value type may choose either.
 function(paisparse_add_kernel_instantiations target)
-  cmake_parse_arguments(ARG "" "" "VALUE_TYPES;INDEX_TYPES" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "VALUE_TYPES" ${ARGN})
   if(NOT ARG_VALUE_TYPES)
     set(ARG_VALUE_TYPES float __half __nv_bfloat16)
   endif()
-  if(NOT ARG_INDEX_TYPES)
-    set(ARG_INDEX_TYPES int32_t uint16_t)
-  endif()
+  set(ARG_INDEX_TYPES int32_t uint16_t)
   set(dir "${CMAKE_CURRENT_BINARY_DIR}/paisparse_kernels_${target}")
   foreach(vt IN LISTS ARG_VALUE_TYPES)
     foreach(it IN LISTS ARG_INDEX_TYPES)

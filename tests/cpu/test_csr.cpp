@@ -5,24 +5,14 @@
 #include <paisparse/format/csr.hpp>
 #include <paisparse/format/random.hpp>
 
+#include "../expect_error.hpp"
+
 #include <random>
 #include <string>
 
 using namespace paisparse;
 
 namespace {
-
-// Expects paisparse::error whose message contains every fragment.
-template <class F>
-void expect_error(F&& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    FAIL() << "expected paisparse::error";
-  } catch (const paisparse::error& e) {
-    const std::string msg = e.what();
-    for (const char* frag : fragments) EXPECT_NE(msg.find(frag), std::string::npos) << "message: " << msg;
-  }
-}
 
 host_csr<float> make(int rows, int cols, std::vector<int32_t> off, std::vector<int32_t> idx) {
   std::vector<float> v(idx.size(), 1.f);

@@ -1,20 +1,11 @@
 // GPU tests: epilog (alpha, beta, bias, activations), plans by name, graph
 // capture, repeated runs of split rows, the tuner, and bad input.
+#include "../expect_error.hpp"
 #include "common.cuh"
 
 using namespace ptest;
 
 namespace {
-
-template <class F>
-void expect_error(F&& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    FAIL() << "expected paisparse::error";
-  } catch (const paisparse::error& e) {
-    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
 
 // A few configurations covering each reduction stage, split rows and panels.
 std::vector<std::string> epilog_configs() {
