@@ -2,7 +2,8 @@
 # On a machine with a GPU: runs the whole GPU test suite (with the DLMC
 # matrices when data/dlmc-dev.tar.gz or $PAISPARSE_DLMC_DIR is there), the
 # suite's API tests under compute-sanitizer memcheck and racecheck, the
-# quickstart example and the SpMV benchmark, then prints a short summary.
+# quickstart example and the SpMV benchmark (JSON, Markdown table, PNG plots),
+# then prints a short summary.
 #
 #   scripts/gpu_suite.sh [build-dir]        (default: build; binaries built beforehand,
 #                                            e.g. by `cmake --workflow --preset default`)
@@ -46,10 +47,15 @@ fi
 [ -x "$B/examples/quickstart" ] && step quickstart "$B/examples/quickstart"
 if [ -x "$B/bench/paisparse_bench" ]; then
   step bench "$B/bench/paisparse_bench" --benchmark_out="$OUT/bench_spmv.json" --benchmark_out_format=json ${BENCH_ARGS:-}
+  if [ -f "$OUT/bench_spmv.json" ] && python3 -c "import matplotlib" 2> /dev/null; then
+    step plots python3 bench/plot.py "$OUT/bench_spmv.json" -o "$OUT/plots"
+    python3 bench/table.py "$OUT/bench_spmv.json" > "$OUT/bench_spmv.md"
+  fi
 fi
 
 echo
 echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
 grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/memcheck.log "$OUT"/racecheck.log 2>/dev/null
 grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
-for k in tests memcheck racecheck quickstart bench; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
+[ -f "$OUT/bench_spmv.md" ] && tail -n 6 "$OUT/bench_spmv.md"
+for k in tests memcheck racecheck quickstart bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
