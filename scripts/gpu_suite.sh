@@ -34,6 +34,7 @@ step() {  # name, command...
 }
 
 step tests "$B/tests/paisparse_gpu_tests"
+[ -x "$B/tests/paisparse_spmm_tests" ] && step spmm_tests "$B/tests/paisparse_spmm_tests"
 # memcheck: --report-api-errors no, because the tuner's in-graph event timing
 # is refused under the sanitizer (cudaEventElapsedTime: invalid argument) and
 # falls back to stream timing by design; every API status is still checked by
@@ -55,7 +56,7 @@ fi
 
 echo
 echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
-grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/memcheck.log "$OUT"/racecheck.log 2>/dev/null
+grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log "$OUT"/memcheck.log "$OUT"/racecheck.log 2>/dev/null
 grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
 [ -f "$OUT/bench_spmv.md" ] && tail -n 6 "$OUT/bench_spmv.md"
-for k in tests memcheck racecheck quickstart bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
+for k in tests spmm_tests memcheck racecheck quickstart bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done

@@ -104,13 +104,16 @@ __global__ void __launch_bounds__(BlockThreads)
 #pragma unroll
   for (int j = 0; j < tile; ++j) acc[j] = 0.f;
   const bool has_item = item < p.w.n_items;
-  int32_t row_word = 0;
-  if (has_item) {
-    row_word = p.w.item_row[item];
-    const int32_t begin = p.w.item_ptr[item];
-    const int32_t nvec = (p.w.item_ptr[item + 1] - begin) / V;
-    const int32_t k0 = p.w.item_base != nullptr ? p.w.item_base[item] : 0;
-    if (valid > 0)
+  // item metadata of an arithmetically clamped item (the launcher guarantees
+  // n_items >= 1): every load has one, valid address (see load_tile in
+  // prolog/spmm_prolog.cuh for why a guard is not enough)
+  const int64_t it = min(item, static_cast<int64_t>(p.w.n_items) - 1);
+  const int32_t row_word = p.w.item_row[it];
+  {
+    const int32_t begin = p.w.item_ptr[it];
+    const int32_t nvec = (p.w.item_ptr[it + 1] - begin) / V;
+    const int32_t k0 = p.w.item_base != nullptr ? p.w.item_base[it] : 0;
+    if (has_item && valid > 0)
       Prolog::template accumulate<Reduction::nz_lanes>(p.w.values, p.w.indices, begin, nvec,
                                                        p.b + Prolog::b_origin(k0, c0, p.ldb), p.ldb, valid,
                                                        p.b_vector != 0, nz_lane, acc);
@@ -145,8 +148,9 @@ inline int64_t spmm_grid(int32_t n_items, int32_t col_chunks) {
 
 /// Stages a column-major K x N matrix (src, ld lds) as row-major (dst, ld
 /// ldd >= N): 32 x 32 tiles through shared memory, reads and writes both
-/// coalesced. Launch with spmm_stage_rows_grid(k, n) and 256 threads. The
-/// transposed staging path of column-major B runs it before spmm_kernel.
+/// coalesced. Launch with spmm_stage_rows_grid(k, n) and 256 threads, k, n
+/// >= 1. The transposed staging path of column-major B runs it before
+/// spmm_kernel.
 template <class T>
 __global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* __restrict__ src, int64_t lds,
                                                               T* __restrict__ dst, int64_t ldd, int32_t k, int32_t n) {
@@ -156,10 +160,10 @@ __global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* __restric
   const int64_t k0 = static_cast<int64_t>(blockIdx.x) * 32;
   const int32_t n0 = static_cast<int32_t>(blockIdx.y) * 32;
 #pragma unroll
-  for (int r = ty; r < 32; r += 8) {  // read along k (contiguous in src)
-    const int32_t nn = n0 + r;
-    const int64_t kk = k0 + tx;
-    if (nn < n && kk < k) tile[r][tx] = src[static_cast<int64_t>(nn) * lds + kk];
+  for (int r = ty; r < 32; r += 8) {  // read along k (contiguous in src); clamped, never out of src
+    const int32_t nn = min(n0 + r, n - 1);
+    const int64_t kk = min(k0 + tx, static_cast<int64_t>(k) - 1);
+    tile[r][tx] = src[static_cast<int64_t>(nn) * lds + kk];
   }
   __syncthreads();
 #pragma unroll

@@ -66,6 +66,13 @@ struct spmm_prolog_base {
   /// only the first `valid`).
   enum class tile_read { vector, elements, first_elements };
 
+  /// Element by element, every load stays inside B: the column of a load is
+  /// clamped arithmetically, min(j, valid - 1) (valid >= 1 whenever a lane
+  /// accumulates), and the values past `valid` are dropped. Neither a guard
+  /// around the load nor a select between two addresses is enough: on the
+  /// H100 with CUDA 13.0, compute-sanitizer showed the loads of the masked
+  /// columns executed anyway (the PTX guarded them; the non-coherent loads
+  /// were issued speculatively), which faults where B ends at a page edge.
   template <tile_read Read>
   __device__ __forceinline__ static void load_tile(tile_t& t, const T* __restrict__ p, int64_t j_step, int valid) {
     if constexpr (Read == tile_read::vector) {
@@ -75,29 +82,33 @@ struct spmm_prolog_base {
       for (int w = 0; w < tile_bytes / 4; ++w) t.w[w] = 0u;
 #pragma unroll
       for (int j = 0; j < ColTile; ++j) {
-        if (Read == tile_read::elements || j < valid) {
-          const T* q = p + j * j_step;
-          if constexpr (sizeof(T) == 4) {
-            t.w[j] = __ldg(reinterpret_cast<const unsigned int*>(q));
-          } else {
-            t.w[j >> 1] |= static_cast<uint32_t>(__ldg(reinterpret_cast<const unsigned short*>(q))) << ((j & 1) * 16);
-          }
+        const int jj = Read == tile_read::elements ? j : min(j, valid - 1);
+        const T* q = p + jj * j_step;
+        const uint32_t keep = Read == tile_read::elements || j < valid ? 0xffffffffu : 0u;
+        if constexpr (sizeof(T) == 4) {
+          t.w[j] = __ldg(reinterpret_cast<const unsigned int*>(q)) & keep;
+        } else {
+          t.w[j >> 1] |= (static_cast<uint32_t>(__ldg(reinterpret_cast<const unsigned short*>(q))) & keep)
+                         << ((j & 1) * 16);
         }
       }
     }
   }
 
-  /// The weight vectors of the step starting at vector v (those below nvec).
+  /// The weight vectors of the step starting at vector v. Vectors at or past
+  /// nvec (not used) are clamped arithmetically to the item's last one, so
+  /// every load has one address and it lies inside the item (see load_tile).
+  /// Needs nvec >= 1.
   __device__ __forceinline__ static void load_weights(vals_t (&a)[Unroll], idx_t (&c)[Unroll],
                                                       const T* __restrict__ values, const I* __restrict__ indices,
                                                       int32_t begin, int32_t nvec, int32_t v, int nz_lanes) {
 #pragma unroll
-    for (int u = 0; u < Unroll; ++u)
-      if (v + u * nz_lanes < nvec) {
-        const int64_t off = begin + static_cast<int64_t>(v + u * nz_lanes) * vec_elems;
-        a[u].load(values + off);
-        c[u].load(indices + off);
-      }
+    for (int u = 0; u < Unroll; ++u) {
+      const int32_t vv = min(v + u * nz_lanes, nvec - 1);
+      const int64_t off = begin + static_cast<int64_t>(vv) * vec_elems;
+      a[u].load(values + off);
+      c[u].load(indices + off);
+    }
   }
 
   /// The lane's steps over its vectors. Software-pipelined: the next step's
@@ -108,6 +119,7 @@ struct spmm_prolog_base {
                                                int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t k_step,
                                                int64_t j_step, int valid, int nz_lane, float (&acc)[ColTile]) {
     constexpr int stride = NzLanes * Unroll;
+    if (nvec <= 0) return;
     vals_t a[Unroll];
     idx_t c[Unroll];
     load_weights(a, c, values, indices, begin, nvec, nz_lane, NzLanes);
