@@ -71,6 +71,11 @@ struct vector_prolog {
             const int64_t off = begin[j] + static_cast<int64_t>(vv) * vec_elems;
             a[u][j].load(values + off);
             c[u][j].load(indices + off);
+          } else {  // defined (column 0) so that no gather address is ever garbage
+#pragma unroll
+            for (int k = 0; k < index_bytes / 4; ++k) c[u][j].w[k] = 0u;
+#pragma unroll
+            for (int k = 0; k < VecBytes / 4; ++k) a[u][j].w[k] = 0u;
           }
         }
       if (!waited) {  // x may come from the previous kernel
