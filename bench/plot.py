@@ -10,7 +10,7 @@ Writes, for whatever the inputs contain (missing sets are skipped):
   speedup_vs_cublas.png    the same over dense cuBLAS
   floor_fraction.png       achieved fraction of the 16-bit-index byte floor
                            vs sparsity, one subplot per shape
-  dlmc_scatter.png         DLMC: paisparse vs cuSPARSE time per matrix,
+  real_weights_scatter.png         DLMC: paisparse vs cuSPARSE time per matrix,
                            log-log with the y = x line
 Times are CUDA-graph replay unless --mode stream. Needs python3, numpy and
 matplotlib only.
@@ -270,7 +270,7 @@ def main(argv=None):
     wrote += plot_per_shape(runs, "floor_fraction", args.mode, os.path.join(args.out, "floor_fraction.png"),
                             "fraction of byte floor", "paisparse: byte floor (16-bit indices) / time", False, plt,
                             np, ref_line=1.0)
-    wrote += plot_dlmc(runs, args.mode, os.path.join(args.out, "dlmc_scatter.png"), plt, np)
+    wrote += plot_dlmc(runs, args.mode, os.path.join(args.out, "real_weights_scatter.png"), plt, np)
     print(f"plot.py: {len(runs)} runs, {wrote} figure(s) in {args.out}")
     return 0 if wrote else 1
 
