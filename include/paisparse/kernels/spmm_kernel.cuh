@@ -99,6 +99,12 @@ __global__ void __launch_bounds__(BlockThreads)
   const int nz_lane = lane / col_lanes;
   const int32_t c0 = chunk * (col_lanes * tile) + (lane % col_lanes) * tile;
   const int valid = max(0, min(tile, p.n - c0));
+  // Whether the lane's whole tile lies inside N, computed on its own rather
+  // than as valid == tile: ptxas (CUDA 13.0, sm_90) folded that comparison
+  // into the min/max above (a VIMNMX with a predicate output) with the wrong
+  // sense, so partial tiles took the full-tile path and read columns past N
+  // (compute-sanitizer caught the reads past the end of a 1-column B).
+  const bool full = p.n - c0 >= tile;
 
   float acc[tile];
 #pragma unroll
@@ -115,7 +121,7 @@ __global__ void __launch_bounds__(BlockThreads)
     const int32_t k0 = p.w.item_base != nullptr ? p.w.item_base[it] : 0;
     if (has_item && valid > 0)
       Prolog::template accumulate<Reduction::nz_lanes>(p.w.values, p.w.indices, begin, nvec,
-                                                       p.b + Prolog::b_origin(k0, c0, p.ldb), p.ldb, valid,
+                                                       p.b + Prolog::b_origin(k0, c0, p.ldb), p.ldb, valid, full,
                                                        p.b_vector != 0, nz_lane, acc);
   }
   Reduction::reduce(acc);  // every lane of the warp takes part

@@ -16,11 +16,13 @@
 //                            needs (0: the policy has no vector path)
 //   Prolog::b_origin(k0, c0, ldb) -> offset of B(k0, c0), the lane's origin
 //   Prolog::accumulate<NzLanes>(values, indices, begin, nvec, b, ldb, valid,
-//                               b_vector, nz_lane, acc)
+//                               full, b_vector, nz_lane, acc)
 //       adds to acc[0..valid) this lane's sums over vectors nz_lane,
 //       nz_lane + NzLanes, ... of the nvec vectors from `begin`; b points at
 //       the lane's origin (B(item column base, c0)); columns >= valid are
-//       never read. b_vector: the host found B aligned for vector loads.
+//       never read. full: valid == ColTile (passed, not recomputed: see
+//       kernels/spmm_kernel.cuh). b_vector: the host found B aligned for
+//       vector loads.
 //
 // Each B tile (ColTile elements of one nonzero's row of B) is held packed in
 // ColTile * sizeof(T) bytes of registers whichever way it was read (one
@@ -66,13 +68,16 @@ struct spmm_prolog_base {
   /// only the first `valid`).
   enum class tile_read { vector, elements, first_elements };
 
-  /// Element by element, every load stays inside B: the column of a load is
-  /// clamped arithmetically, min(j, valid - 1) (valid >= 1 whenever a lane
-  /// accumulates), and the values past `valid` are dropped. Neither a guard
-  /// around the load nor a select between two addresses is enough: on the
-  /// H100 with CUDA 13.0, compute-sanitizer showed the loads of the masked
-  /// columns executed anyway (the PTX guarded them; the non-coherent loads
-  /// were issued speculatively), which faults where B ends at a page edge.
+  /// Element by element. Every load reads a real element of B: the column
+  /// is clamped, min(j, valid - 1) (valid >= 1 whenever a lane accumulates),
+  /// and the tile columns past `valid` simply hold a copy of column
+  /// valid - 1. Their sums are never stored (the kernel finishes only
+  /// columns < valid), so nothing masks them. Masking them (value & 0) is
+  /// what must not be done: the compiler may then prove the clamped load
+  /// dead for j >= valid, re-express it as a load of column j under a
+  /// predicate and, the load being non-coherent, issue it unpredicated.
+  /// compute-sanitizer showed exactly that on the H100 with CUDA 13.0 (a read
+  /// one leading dimension past a 1-column B).
   template <tile_read Read>
   __device__ __forceinline__ static void load_tile(tile_t& t, const T* __restrict__ p, int64_t j_step, int valid) {
     if constexpr (Read == tile_read::vector) {
@@ -84,12 +89,10 @@ struct spmm_prolog_base {
       for (int j = 0; j < ColTile; ++j) {
         const int jj = Read == tile_read::elements ? j : min(j, valid - 1);
         const T* q = p + jj * j_step;
-        const uint32_t keep = Read == tile_read::elements || j < valid ? 0xffffffffu : 0u;
         if constexpr (sizeof(T) == 4) {
-          t.w[j] = __ldg(reinterpret_cast<const unsigned int*>(q)) & keep;
+          t.w[j] = __ldg(reinterpret_cast<const unsigned int*>(q));
         } else {
-          t.w[j >> 1] |= (static_cast<uint32_t>(__ldg(reinterpret_cast<const unsigned short*>(q))) & keep)
-                         << ((j & 1) * 16);
+          t.w[j >> 1] |= static_cast<uint32_t>(__ldg(reinterpret_cast<const unsigned short*>(q))) << ((j & 1) * 16);
         }
       }
     }
@@ -158,7 +161,7 @@ struct spmm_prolog_base {
 /// column-major B). B(k, c0 .. c0 + ColTile) is contiguous; when the lane's
 /// tile is whole and the host found B aligned, it is read with one vector
 /// load of ColTile * sizeof(T) bytes (16-byte pieces above 16 bytes), else
-/// element by element with the columns past `valid` skipped.
+/// element by element with the columns past `valid` clamped (see load_tile).
 template <class T, class I, int VecBytes, int Unroll, int ColTile>
 struct spmm_row_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile> {
   using base = detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile>;
@@ -172,8 +175,9 @@ struct spmm_row_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTil
   template <int NzLanes>
   __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
                                                     int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t ldb,
-                                                    int valid, bool b_vector, int nz_lane, float (&acc)[ColTile]) {
-    if (valid == ColTile && b_vector)
+                                                    int valid, bool full, bool b_vector, int nz_lane,
+                                                    float (&acc)[ColTile]) {
+    if (full && b_vector)
       base::template steps<NzLanes, read::vector>(values, indices, begin, nvec, b, ldb, 1, valid, nz_lane, acc);
     else
       base::template steps<NzLanes, read::first_elements>(values, indices, begin, nvec, b, ldb, 1, valid, nz_lane,
@@ -200,8 +204,8 @@ struct spmm_gather_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, Col
   template <int NzLanes>
   __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
                                                     int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t ldb,
-                                                    int valid, bool, int nz_lane, float (&acc)[ColTile]) {
-    if (valid == ColTile)
+                                                    int valid, bool full, bool, int nz_lane, float (&acc)[ColTile]) {
+    if (full)
       base::template steps<NzLanes, read::elements>(values, indices, begin, nvec, b, 1, ldb, valid, nz_lane, acc);
     else
       base::template steps<NzLanes, read::first_elements>(values, indices, begin, nvec, b, 1, ldb, valid, nz_lane,
