@@ -2,6 +2,7 @@
 // Umbrella header: the public API.
 #pragma once
 
+#include "version.hpp"
 #include "error.hpp"
 #include "types.hpp"
 #include "format/csr.hpp"
@@ -29,8 +30,5 @@
 #include "tuning/spmm_registry.cuh"
 #include "tuning/spmm_plan.cuh"
 #include "tuning/spmm_tuner.cuh"
-
-#define PAISPARSE_VERSION_MAJOR 0
-#define PAISPARSE_VERSION_MINOR 1
-#define PAISPARSE_VERSION_PATCH 0
-#define PAISPARSE_VERSION_STRING "0.1.0"
+#include "tuning/plan_file.hpp"
+#include "tuning/plan_cache.cuh"
