@@ -1,4 +1,4 @@
-// paisparse benchmark: cuSPARSE CSR SpMV and dense cuBLAS baselines.
+// paisparse benchmark: cuSPARSE CSR SpMV / SpMM and dense cuBLAS baselines.
 #include "baselines.hpp"
 
 #include <cuda_bf16.h>
@@ -69,6 +69,30 @@ double scaled_error(const std::vector<double>& out, const std::vector<double>& r
   return den == 0 ? std::sqrt(num) : std::sqrt(num / den);
 }
 
+std::vector<unsigned char> to_layout(const void* row_major, int64_t rows, int64_t cols, int bytes,
+                                     dense_layout layout) {
+  const auto* src = static_cast<const unsigned char*>(row_major);
+  const std::size_t total = static_cast<std::size_t>(rows * cols) * static_cast<std::size_t>(bytes);
+  if (layout == dense_layout::row_major) return std::vector<unsigned char>(src, src + total);
+  std::vector<unsigned char> out(total);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      std::memcpy(out.data() + static_cast<std::size_t>(c * rows + r) * bytes,
+                  src + static_cast<std::size_t>(r * cols + c) * bytes, static_cast<std::size_t>(bytes));
+  return out;
+}
+
+std::vector<double> download_matrix(const void* device_values, int64_t rows, int64_t cols, dense_layout layout,
+                                    value_kind type, cudaStream_t s) {
+  std::vector<double> raw = download_as_double(device_values, static_cast<std::size_t>(rows * cols), type, s);
+  if (layout == dense_layout::row_major) return raw;
+  std::vector<double> out(raw.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      out[static_cast<std::size_t>(r * cols + c)] = raw[static_cast<std::size_t>(c * rows + r)];
+  return out;
+}
+
 namespace {
 
 /// A device copy of `bytes` host bytes (at least one byte is allocated so no pointer is null).
@@ -91,6 +115,20 @@ cusparseSpMVAlg_t spmv_alg(int id) {
     case 2: return CUSPARSE_SPMV_CSR_ALG2;
   }
   PAISPARSE_FAIL("cuSPARSE CSR SpMV algorithm " << id << " does not exist (expected 1 or 2)");
+}
+
+cusparseSpMMAlg_t spmm_alg(int id) {
+  switch (id) {
+    case 0: return CUSPARSE_SPMM_ALG_DEFAULT;
+    case 1: return CUSPARSE_SPMM_CSR_ALG1;
+    case 2: return CUSPARSE_SPMM_CSR_ALG2;
+    case 3: return CUSPARSE_SPMM_CSR_ALG3;
+  }
+  PAISPARSE_FAIL("cuSPARSE SpMM algorithm " << id << " does not exist (expected 0 = default, 1, 2 or 3)");
+}
+
+cusparseOrder_t dense_order(dense_layout l) {
+  return l == dense_layout::row_major ? CUSPARSE_ORDER_ROW : CUSPARSE_ORDER_COL;
 }
 
 }  // namespace
@@ -203,6 +241,131 @@ std::vector<double> cusparse_spmv::result(int copy, cudaStream_t stream) const {
                             shape_.type, stream);
 }
 
+// ---------------------------------------------------------------- cuSPARSE SpMM
+
+const char* cusparse_spmm::alg_name(int id) {
+  switch (id) {
+    case 0: return "DEFAULT";
+    case 1: return "CSR_ALG1";
+    case 2: return "CSR_ALG2";
+    case 3: return "CSR_ALG3";
+  }
+  return "?";
+}
+
+int64_t cusparse_spmm::bytes_per_copy(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int vb) {
+  return nnz * (vb + 4) + (rows + 1) * 4 + (rows + cols) * n * vb;
+}
+
+cusparse_spmm::cusparse_spmm(cusparseHandle_t handle, const csr_arrays& w, const void* host_b, int64_t n,
+                             dense_layout layout, const std::vector<int>& algs, int copies, cudaStream_t stream)
+    : handle_(handle), shape_(w), n_(n), layout_(layout) {
+  PAISPARSE_EXPECTS(copies >= 1, "cusparse_spmm: copies = " << copies << ", expected >= 1");
+  PAISPARSE_EXPECTS(n >= 1, "cusparse_spmm: n = " << n << ", expected >= 1");
+  PAISPARSE_EXPECTS(!algs.empty(), "cusparse_spmm: no algorithm requested");
+  const int vb = value_bytes(w.type);
+  const cudaDataType vt = cuda_type(w.type);
+  const cusparseOrder_t order = dense_order(layout);
+  const int64_t ldb = layout == dense_layout::row_major ? n : w.cols;
+  const int64_t ldc = layout == dense_layout::row_major ? n : w.rows;
+  PAISPARSE_CUSPARSE_TRY(cusparseSetStream(handle_, stream));
+  handle_stream_ = stream;
+
+  copies_.reserve(static_cast<std::size_t>(copies));
+  for (int c = 0; c < copies; ++c) {
+    copy_data d;
+    if (c == 0) {
+      d.offsets = device_buffer<int32_t>(std::vector<int32_t>(w.row_offsets, w.row_offsets + w.rows + 1));
+      d.indices = device_buffer<int32_t>(static_cast<std::size_t>(std::max<int64_t>(w.nnz, 1)));
+      if (w.nnz > 0)
+        PAISPARSE_CUDA_TRY(cudaMemcpy(d.indices.data(), w.col_indices, static_cast<std::size_t>(w.nnz) * 4,
+                                      cudaMemcpyHostToDevice));
+      d.values = upload_bytes(w.values, static_cast<std::size_t>(w.nnz) * vb);
+      const std::vector<unsigned char> b = to_layout(host_b, w.cols, n, vb, layout);
+      d.b = upload_bytes(b.data(), b.size());
+    } else {
+      const copy_data& first = copies_.front();
+      d.offsets = clone(first.offsets);
+      d.indices = clone(first.indices);
+      d.values = clone(first.values);
+      d.b = clone(first.b);
+    }
+    d.c = device_buffer<unsigned char>(std::max<std::size_t>(static_cast<std::size_t>(w.rows * n) * vb, 1));
+    PAISPARSE_CUDA_TRY(cudaMemset(d.c.data(), 0, d.c.size()));
+    copies_.push_back(std::move(d));
+  }
+  PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // the copies above ran on the legacy stream
+
+  for (int id : algs) {
+    alg_state a;
+    a.id = id;
+    try {
+      const cusparseSpMMAlg_t alg = spmm_alg(id);
+      for (int c = 0; c < copies; ++c) {
+        copy_data& d = copies_[static_cast<std::size_t>(c)];
+        a.mat.push_back(nullptr);
+        PAISPARSE_CUSPARSE_TRY(cusparseCreateConstCsr(&a.mat.back(), w.rows, w.cols, w.nnz, d.offsets.data(),
+                                                      d.indices.data(), d.values.data(), CUSPARSE_INDEX_32I,
+                                                      CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, vt));
+        a.b.push_back(nullptr);
+        PAISPARSE_CUSPARSE_TRY(cusparseCreateConstDnMat(&a.b.back(), w.cols, n, ldb, d.b.data(), vt, order));
+        a.c.push_back(nullptr);
+        PAISPARSE_CUSPARSE_TRY(cusparseCreateDnMat(&a.c.back(), w.rows, n, ldc, d.c.data(), vt, order));
+        std::size_t bytes = 0;
+        PAISPARSE_CUSPARSE_TRY(cusparseSpMM_bufferSize(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                       CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
+                                                       a.b.back(), &beta_, a.c.back(), CUDA_R_32F, alg, &bytes));
+        a.buffer.emplace_back(std::max<std::size_t>(bytes, 16));
+        PAISPARSE_CUSPARSE_TRY(cusparseSpMM_preprocess(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                       CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
+                                                       a.b.back(), &beta_, a.c.back(), CUDA_R_32F, alg,
+                                                       a.buffer.back().data()));
+      }
+      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(stream));
+    } catch (const paisparse::error& e) {
+      a.why_not = e.what();
+      release_descriptors(a);
+      cudaGetLastError();
+    }
+    algs_.push_back(std::move(a));
+  }
+}
+
+void cusparse_spmm::release_descriptors(alg_state& a) noexcept {
+  for (auto m : a.mat)
+    if (m) cusparseDestroySpMat(m);
+  for (auto v : a.b)
+    if (v) cusparseDestroyDnMat(v);
+  for (auto v : a.c)
+    if (v) cusparseDestroyDnMat(v);
+  a.mat.clear();
+  a.b.clear();
+  a.c.clear();
+  a.buffer.clear();
+}
+
+cusparse_spmm::~cusparse_spmm() {
+  for (auto& a : algs_) release_descriptors(a);
+}
+
+void cusparse_spmm::run(int i, int copy, cudaStream_t stream) {
+  alg_state& a = algs_[static_cast<std::size_t>(i)];
+  PAISPARSE_EXPECTS(a.why_not.empty(), "cusparse_spmm::run: " << alg_name(a.id) << " is unavailable: " << a.why_not);
+  if (stream != handle_stream_) {
+    PAISPARSE_CUSPARSE_TRY(cusparseSetStream(handle_, stream));
+    handle_stream_ = stream;
+  }
+  const std::size_t c = static_cast<std::size_t>(copy);
+  PAISPARSE_CUSPARSE_TRY(cusparseSpMM(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                      &alpha_, a.mat[c], a.b[c], &beta_, a.c[c], CUDA_R_32F, spmm_alg(a.id),
+                                      a.buffer[c].data()));
+}
+
+std::vector<double> cusparse_spmm::result(int copy, cudaStream_t stream) const {
+  return download_matrix(copies_[static_cast<std::size_t>(copy)].c.data(), shape_.rows, n_, layout_, shape_.type,
+                         stream);
+}
+
 // ---------------------------------------------------------------- cuBLAS
 
 namespace {
@@ -222,13 +385,21 @@ __global__ void scatter_csr_rows(int64_t rows, int64_t cols, const int32_t* __re
 
 }  // namespace
 
-int64_t cublas_dense::bytes_per_copy(int64_t rows, int64_t cols, int vb) { return (rows * cols + rows + cols) * vb; }
+int64_t cublas_dense::bytes_per_copy(int64_t rows, int64_t cols, int vb, int64_t n) {
+  return (rows * cols + (rows + cols) * n) * vb;
+}
 
 cublas_dense::cublas_dense(cublasHandle_t handle, const csr_arrays& w, const void* host_x, int copies,
                            cudaStream_t stream)
-    : handle_(handle), shape_(w) {
+    : cublas_dense(handle, w, host_x, 1, dense_layout::col_major, copies, stream) {}
+
+cublas_dense::cublas_dense(cublasHandle_t handle, const csr_arrays& w, const void* host_b, int64_t n,
+                           dense_layout layout, int copies, cudaStream_t stream)
+    : handle_(handle), shape_(w), n_(n), layout_(layout) {
   PAISPARSE_EXPECTS(copies >= 1, "cublas_dense: copies = " << copies << ", expected >= 1");
-  PAISPARSE_EXPECTS(w.rows <= INT32_MAX && w.cols <= INT32_MAX, "cublas_dense: shape exceeds cuBLAS's int range");
+  PAISPARSE_EXPECTS(n >= 1, "cublas_dense: n = " << n << ", expected >= 1");
+  PAISPARSE_EXPECTS(w.rows <= INT32_MAX && w.cols <= INT32_MAX && n <= INT32_MAX,
+                    "cublas_dense: shape exceeds cuBLAS's int range");
   // The handle stays on its stream: cublasSetStream would drop the handle's
   // fixed workspace (cuBLAS then allocates during graph capture).
   PAISPARSE_CUBLAS_TRY(cublasGetStream(handle_, &handle_stream_));
@@ -262,7 +433,8 @@ cublas_dense::cublas_dense(cublasHandle_t handle, const csr_arrays& w, const voi
       PAISPARSE_CUDA_TRY(cudaGetLastError());
       PAISPARSE_CUDA_TRY(cudaStreamSynchronize(stream));
     }
-    d.x = upload_bytes(host_x, static_cast<std::size_t>(w.cols) * vb);
+    const std::vector<unsigned char> b = to_layout(host_b, w.cols, n, vb, layout);
+    d.x = upload_bytes(b.data(), b.size());
     copies_.push_back(std::move(d));
   }
   for (int c = 1; c < copies; ++c) {
@@ -273,7 +445,7 @@ cublas_dense::cublas_dense(cublasHandle_t handle, const csr_arrays& w, const voi
     copies_.push_back(std::move(d));
   }
   for (auto& d : copies_) {
-    d.y = device_buffer<unsigned char>(std::max<std::size_t>(static_cast<std::size_t>(w.rows) * vb, 1));
+    d.y = device_buffer<unsigned char>(std::max<std::size_t>(static_cast<std::size_t>(w.rows * n) * vb, 1));
     PAISPARSE_CUDA_TRY(cudaMemset(d.y.data(), 0, d.y.size()));
   }
   PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // the copies above ran on the legacy stream
@@ -283,16 +455,24 @@ void cublas_dense::run(int copy, cudaStream_t stream) {
   PAISPARSE_EXPECTS(stream == handle_stream_, "cublas_dense::run: the cuBLAS handle is bound to another stream");
   copy_data& d = copies_[static_cast<std::size_t>(copy)];
   const cudaDataType vt = cuda_type(shape_.type);
-  const int m = static_cast<int>(shape_.rows), k = static_cast<int>(shape_.cols);
-  // Row-major W (rows x cols) is column-major W^T (cols x rows, ld = cols): y = (W^T)^T x.
-  PAISPARSE_CUBLAS_TRY(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, 1, k, &alpha_, d.weight.data(), vt, k,
-                                    d.x.data(), vt, k, &beta_, d.y.data(), vt, m, CUBLAS_COMPUTE_32F,
-                                    CUBLAS_GEMM_DEFAULT));
+  const int m = static_cast<int>(shape_.rows), k = static_cast<int>(shape_.cols), n = static_cast<int>(n_);
+  // Row-major W (rows x cols) is column-major W^T (cols x rows, ld = cols).
+  if (layout_ == dense_layout::col_major) {
+    // C (M x N, ld M) = (W^T)^T B, B column-major K x N (ld K); y = W x for N = 1.
+    PAISPARSE_CUBLAS_TRY(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha_, d.weight.data(), vt, k,
+                                      d.x.data(), vt, k, &beta_, d.y.data(), vt, m, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+  } else {
+    // Row-major B and C are column-major B^T (N x K, ld N) and C^T (N x M, ld N): C^T = B^T W^T.
+    PAISPARSE_CUBLAS_TRY(cublasGemmEx(handle_, CUBLAS_OP_N, CUBLAS_OP_N, n, m, k, &alpha_, d.x.data(), vt, n,
+                                      d.weight.data(), vt, k, &beta_, d.y.data(), vt, n, CUBLAS_COMPUTE_32F,
+                                      CUBLAS_GEMM_DEFAULT));
+  }
 }
 
 std::vector<double> cublas_dense::result(int copy, cudaStream_t stream) const {
-  return download_as_double(copies_[static_cast<std::size_t>(copy)].y.data(), static_cast<std::size_t>(shape_.rows),
-                            shape_.type, stream);
+  return download_matrix(copies_[static_cast<std::size_t>(copy)].y.data(), shape_.rows, n_, layout_, shape_.type,
+                         stream);
 }
 
 }  // namespace paisparse::bench

@@ -1,5 +1,5 @@
-// paisparse_bench: SpMV of pruned weights, paisparse (tuned) vs cuSPARSE CSR
-// vs dense cuBLAS, on synthetic LLM-shaped weights and DLMC matrices.
+// paisparse_bench: SpMV and SpMM of pruned weights, paisparse (tuned) vs
+// cuSPARSE CSR vs dense cuBLAS, on synthetic LLM-shaped weights and DLMC matrices.
 //
 // Benchmarks are registered without touching CUDA, so --help and
 // --benchmark_list_tests work on a machine without a GPU; running without a
@@ -14,6 +14,7 @@
 
 #include "device.hpp"
 #include "options.hpp"
+#include "spmm_case.hpp"
 #include "spmv_case.hpp"
 #include "summary.hpp"
 
@@ -42,7 +43,10 @@ int main(int argc, char** argv) {
   // Cases live until the end of main; the registered lambdas refer to them.
   for (const case_spec& c : cases) {
     benchmark::RegisterBenchmark(c.name.c_str(),
-                                 [&c, &opt](benchmark::State& state) { run_spmv_case(state, c, opt); })
+                                 [&c, &opt](benchmark::State& state) {
+                                   if (c.is_spmm()) run_spmm_case(state, c, opt);
+                                   else run_spmv_case(state, c, opt);
+                                 })
         ->UseManualTime()
         ->Iterations(1)
         ->Unit(benchmark::kMicrosecond);

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <ostream>
+#include <set>
 #include <sstream>
 
 #include <paisparse/error.hpp>
@@ -23,6 +24,8 @@ const char* to_string(value_kind v) {
 }
 
 int value_bytes(value_kind v) { return v == value_kind::fp32 ? 4 : 2; }
+
+const char* to_string(spmm_layout l) { return l == spmm_layout::llm ? "llm" : "row"; }
 
 namespace {
 
@@ -63,6 +66,18 @@ value_kind parse_type(const std::string& v) {
   PAISPARSE_FAIL("--types: unknown value type '" << v << "', expected fp16, bf16 or fp32");
 }
 
+spmm_layout parse_layout(const std::string& v) {
+  if (v == "llm" || v == "col" || v == "col_major") return spmm_layout::llm;
+  if (v == "row" || v == "row_major") return spmm_layout::row;
+  PAISPARSE_FAIL("--layouts: unknown layout '" << v << "', expected llm (B = X^T, C = Y^T column-major) or row");
+}
+
+int parse_spmm_alg(const std::string& v) {
+  if (v == "default" || v == "0") return 0;
+  if (v == "1" || v == "2" || v == "3") return v[0] - '0';
+  PAISPARSE_FAIL("--cusparse_spmm_alg: '" << v << "' is not an algorithm, expected default, 1, 2, 3 or best");
+}
+
 row_distribution parse_dist(const std::string& v) {
   if (v == "uniform") return row_distribution::uniform;
   if (v == "lognormal") return row_distribution::lognormal;
@@ -88,32 +103,56 @@ uint64_t pattern_seed(uint64_t base, int64_t rows, int64_t cols, double sparsity
   return h;
 }
 
-struct set_defaults {
+/// One block of a synthetic set: the cartesian product of its lists.
+struct set_group {
   std::vector<std::pair<int64_t, int64_t>> shapes;
   std::vector<double> sparsities;
   std::vector<row_distribution> dists;
   std::vector<value_kind> types;
+  std::vector<int64_t> ns;  // 1: SpMV
 };
 
-set_defaults defaults_of(const std::string& set) {
+/// The synthetic sets. issue2 (the default, what scripts/gpu_suite.sh runs)
+/// is the issue-2 SpMV set plus a small SpMM subset, so that the default run
+/// stays short; spmm is the issue-3 grid.
+std::vector<set_group> groups_of(const std::string& set) {
   if (set == "issue2")
-    return {{{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 12288}, {28672, 8192}, {49152, 12288}},
-            {0.90, 0.99},
-            {row_distribution::lognormal},
-            {value_kind::fp16, value_kind::fp32}};
+    return {{{{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 12288}, {28672, 8192}, {49152, 12288}},
+             {0.90, 0.99},
+             {row_distribution::lognormal},
+             {value_kind::fp16, value_kind::fp32},
+             {1}},
+            {{{12288, 12288}, {4096, 11008}},
+             {0.90, 0.99},
+             {row_distribution::lognormal},
+             {value_kind::fp16},
+             {8, 32, 128}}};
+  if (set == "spmm")
+    return {{{{4096, 4096}, {11008, 4096}, {4096, 11008}, {12288, 12288}, {28672, 8192}},
+             {0.80, 0.90, 0.95, 0.99},
+             {row_distribution::lognormal},
+             {value_kind::fp16, value_kind::bf16},
+             {8, 32, 128}}};
   if (set == "llm")
-    return {{{4096, 4096},
-             {11008, 4096},
-             {4096, 11008},
-             {12288, 12288},
-             {49152, 12288},
-             {12288, 49152},
-             {28672, 8192},
-             {8192, 28672}},
-            {0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99},
-            {row_distribution::uniform, row_distribution::lognormal},
-            {value_kind::fp16, value_kind::bf16, value_kind::fp32}};
-  PAISPARSE_FAIL("--set=" << set << ": unknown set, expected issue2, llm or none");
+    return {{{{4096, 4096},
+              {11008, 4096},
+              {4096, 11008},
+              {12288, 12288},
+              {49152, 12288},
+              {12288, 49152},
+              {28672, 8192},
+              {8192, 28672}},
+             {0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99},
+             {row_distribution::uniform, row_distribution::lognormal},
+             {value_kind::fp16, value_kind::bf16, value_kind::fp32},
+             {1, 8, 32, 128}}};
+  PAISPARSE_FAIL("--set=" << set << ": unknown set, expected issue2, spmm, llm or none");
+}
+
+/// The name's tail of an SpMM case ("/n32/llm"); empty for SpMV.
+std::string batch_suffix(int64_t n, spmm_layout l) {
+  if (n <= 1) return "";
+  return "/n" + std::to_string(n) + "/" + to_string(l);
 }
 
 std::string generic_path(const std::filesystem::path& p) { return p.generic_string(); }
@@ -127,24 +166,37 @@ std::string strip_smtx(std::string s) {
 }  // namespace
 
 void print_usage(std::ostream& os) {
-  os << "paisparse_bench: SpMV of pruned weights, paisparse (tuned) vs cuSPARSE CSR vs dense cuBLAS\n"
+  os << "paisparse_bench: SpMV and SpMM of pruned weights, paisparse (tuned) vs cuSPARSE CSR vs dense cuBLAS\n"
         "\n"
         "Problem sets:\n"
-        "  --set=issue2|llm|none   synthetic weights (default issue2 unless --dlmc/--matrix is given)\n"
-        "                          issue2: 4096x4096 11008x4096 4096x11008 12288x12288 28672x8192 49152x12288,\n"
-        "                                  sparsity 0.9 0.99, lognormal rows, fp16 fp32\n"
-        "                          llm: + 12288x49152 8192x28672, sparsity 0.5 0.7 0.8 0.9 0.95 0.98 0.99,\n"
-        "                               uniform and lognormal rows, fp16 bf16 fp32\n"
-        "  --dlmc=DIR              every .smtx file under DIR (recursively), fp16, values uniform in [-1, 1]\n"
-        "  --matrix=FILE.smtx      one .smtx file (repeatable)\n"
+        "  --set=issue2|spmm|llm|none  synthetic weights (default issue2 unless --dlmc/--matrix is given)\n"
+        "                          issue2: SpMV (N = 1) on 4096x4096 11008x4096 4096x11008 12288x12288\n"
+        "                                  28672x8192 49152x12288, sparsity 0.9 0.99, lognormal rows, fp16 fp32;\n"
+        "                                  SpMM on 12288x12288 4096x11008, sparsity 0.9 0.99, fp16, N = 8 32 128\n"
+        "                          spmm (or issue3): SpMM on 4096x4096 11008x4096 4096x11008 12288x12288\n"
+        "                                  28672x8192, sparsity 0.8 0.9 0.95 0.99, lognormal rows, fp16 bf16,\n"
+        "                                  N = 8 32 128\n"
+        "                          llm: + 49152x12288 12288x49152 8192x28672, sparsity 0.5 0.7 0.8 0.9 0.95\n"
+        "                               0.98 0.99, uniform and lognormal rows, fp16 bf16 fp32, N = 1 8 32 128\n"
+        "  --dlmc=DIR              every .smtx file under DIR (recursively), fp16, values uniform in [-1, 1],\n"
+        "                          N = 1 and 32\n"
+        "  --matrix=FILE.smtx      one .smtx file (repeatable), N = 1 unless --n is given\n"
         "  --types=fp16,bf16,fp32  value types (replaces the set's; DLMC and --matrix default to fp16)\n"
         "  --sparsity=0.9,0.99     sparsities of the synthetic sets (replaces the set's)\n"
         "  --shapes=RxC,...        shapes of the synthetic sets, rows x cols (replaces the set's)\n"
         "  --dists=uniform,lognormal  row-length distributions of the synthetic sets (replaces the set's)\n"
+        "  --n=1,8,32,128          batch widths N (replaces the set's): 1 is SpMV, N > 1 SpMM\n"
+        "  --layouts=llm,row       layouts of B (K x N) and C (M x N) in the SpMM cases (default llm):\n"
+        "                          llm: Y = X W^T with row-major activations X (N x K) and outputs Y (N x M),\n"
+        "                               i.e. B = X^T and C = Y^T column-major; row: B and C row-major\n"
         "  --sigma=0.8             lognormal sigma of the row densities\n"
-        "  --seed=2024             base seed of the synthetic weights and x\n"
+        "  --seed=2024             base seed of the synthetic weights, x and B\n"
         "Baselines and tuning:\n"
         "  --cusparse_alg=1|2|best cuSPARSE CSR SpMV algorithm timed (best: both, the faster is reported)\n"
+        "  --cusparse_spmm_alg=default,1,2,3|best  cuSPARSE SpMM algorithms timed (CUSPARSE_SPMM_ALG_DEFAULT,\n"
+        "                          CSR_ALG1..3; best: all, the fastest is reported)\n"
+        "  --cusparse_layouts=both|same  SpMM: time cuSPARSE also with the other layout of B and C (both,\n"
+        "                          default) or only with the case's (same memory as paisparse)\n"
         "  --no_cublas             skip the dense cuBLAS baseline\n"
         "  --tune_budget=SECONDS   stop the tuner starting new candidates after this long (default: no limit)\n"
         "Timing:\n"
@@ -180,8 +232,9 @@ bench_options parse_options(int& argc, char** argv) {
       opt.help = true;
       argv[out++] = const_cast<char*>("--help");  // Google Benchmark prints its part and exits
     } else if (value_of("set", v)) {
-      PAISPARSE_EXPECTS(v == "issue2" || v == "llm" || v == "none", "--set=" << v << ": expected issue2, llm or none");
-      opt.set = v;
+      PAISPARSE_EXPECTS(v == "issue2" || v == "spmm" || v == "issue3" || v == "llm" || v == "none",
+                        "--set=" << v << ": expected issue2, spmm (issue3), llm or none");
+      opt.set = v == "issue3" ? "spmm" : v;
     } else if (value_of("dlmc", v)) {
       PAISPARSE_EXPECTS(!v.empty(), "--dlmc= needs a folder");
       opt.dlmc_dir = v;
@@ -216,6 +269,37 @@ bench_options parse_options(int& argc, char** argv) {
       opt.dists.clear();
       for (const auto& d : split(v, ',')) opt.dists.push_back(parse_dist(d));
       PAISPARSE_EXPECTS(!opt.dists.empty(), "--dists= is empty");
+    } else if (value_of("n", v)) {
+      opt.ns.clear();
+      for (const auto& s : split(v, ',')) {
+        const int64_t n = parse_int("n", s);
+        PAISPARSE_EXPECTS(n >= 1 && n <= 65536, "--n: " << s << " is outside 1..65536");
+        if (std::find(opt.ns.begin(), opt.ns.end(), n) == opt.ns.end()) opt.ns.push_back(n);
+      }
+      PAISPARSE_EXPECTS(!opt.ns.empty(), "--n= is empty");
+    } else if (value_of("layouts", v)) {
+      opt.layouts.clear();
+      for (const auto& l : split(v, ',')) {
+        const spmm_layout x = parse_layout(l);
+        if (std::find(opt.layouts.begin(), opt.layouts.end(), x) == opt.layouts.end()) opt.layouts.push_back(x);
+      }
+      PAISPARSE_EXPECTS(!opt.layouts.empty(), "--layouts= is empty");
+    } else if (value_of("cusparse_spmm_alg", v)) {
+      opt.cusparse_spmm_algs.clear();
+      if (v == "best" || v == "all") {
+        opt.cusparse_spmm_algs = {0, 1, 2, 3};
+      } else {
+        for (const auto& a : split(v, ',')) {
+          const int id = parse_spmm_alg(a);
+          if (std::find(opt.cusparse_spmm_algs.begin(), opt.cusparse_spmm_algs.end(), id) ==
+              opt.cusparse_spmm_algs.end())
+            opt.cusparse_spmm_algs.push_back(id);
+        }
+      }
+      PAISPARSE_EXPECTS(!opt.cusparse_spmm_algs.empty(), "--cusparse_spmm_alg= is empty");
+    } else if (value_of("cusparse_layouts", v)) {
+      PAISPARSE_EXPECTS(v == "both" || v == "same", "--cusparse_layouts=" << v << ": expected both or same");
+      opt.cusparse_both_layouts = v == "both";
     } else if (value_of("sigma", v)) {
       opt.sigma = parse_double("sigma", v);
       PAISPARSE_EXPECTS(opt.sigma >= 0, "--sigma=" << v << ": expected >= 0");
@@ -269,34 +353,59 @@ std::vector<case_spec> build_cases(const bench_options& opt) {
   const bool files = !opt.dlmc_dir.empty() || !opt.matrices.empty();
   const std::string set = opt.set.empty() ? (files ? "none" : "issue2") : opt.set;
 
+  std::set<std::string> names;  // a case selected twice (overlapping groups after overrides) runs once
+  auto add = [&](case_spec&& k) {
+    if (names.insert(k.name).second) cases.push_back(std::move(k));
+  };
+
   if (set != "none") {
-    const set_defaults d = defaults_of(set);
-    const auto& shapes = opt.shapes.empty() ? d.shapes : opt.shapes;
-    const auto& sparsities = opt.sparsities.empty() ? d.sparsities : opt.sparsities;
-    const auto& dists = opt.dists.empty() ? d.dists : opt.dists;
-    const auto& types = opt.types.empty() ? d.types : opt.types;
-    for (value_kind t : types)
-      for (row_distribution dist : dists)
-        for (const auto& [r, c] : shapes)
-          for (double s : sparsities) {
-            case_spec k;
-            k.set = set;
-            k.type = t;
-            k.rows = r;
-            k.cols = c;
-            k.sparsity = s;
-            k.dist = dist;
-            k.sigma = opt.sigma;
-            k.seed = pattern_seed(opt.seed, r, c, s, dist);
-            std::ostringstream name;
-            name << "spmv/" << to_string(t) << '/' << paisparse::to_string(dist) << '/' << r << 'x' << c << "/s"
-                 << format_sparsity(s);
-            k.name = name.str();
-            cases.push_back(std::move(k));
-          }
+    for (const set_group& d : groups_of(set)) {
+      const auto& shapes = opt.shapes.empty() ? d.shapes : opt.shapes;
+      const auto& sparsities = opt.sparsities.empty() ? d.sparsities : opt.sparsities;
+      const auto& dists = opt.dists.empty() ? d.dists : opt.dists;
+      const auto& types = opt.types.empty() ? d.types : opt.types;
+      const auto& ns = opt.ns.empty() ? d.ns : opt.ns;
+      for (value_kind t : types)
+        for (row_distribution dist : dists)
+          for (const auto& [r, c] : shapes)
+            for (double s : sparsities)
+              for (int64_t n : ns)
+                for (spmm_layout l : opt.layouts) {
+                  if (n == 1 && l != opt.layouts.front()) continue;  // SpMV has no layout
+                  case_spec k;
+                  k.set = set;
+                  k.type = t;
+                  k.n = n;
+                  k.layout = l;
+                  k.rows = r;
+                  k.cols = c;
+                  k.sparsity = s;
+                  k.dist = dist;
+                  k.sigma = opt.sigma;
+                  k.seed = pattern_seed(opt.seed, r, c, s, dist);
+                  std::ostringstream name;
+                  name << (n > 1 ? "spmm/" : "spmv/") << to_string(t) << '/' << paisparse::to_string(dist) << '/'
+                       << r << 'x' << c << "/s" << format_sparsity(s) << batch_suffix(n, l);
+                  k.name = name.str();
+                  add(std::move(k));
+                }
+    }
   }
 
   const std::vector<value_kind> file_types = opt.types.empty() ? std::vector<value_kind>{value_kind::fp16} : opt.types;
+  // One case per (file, type, N, layout); SpMV (N = 1) has no layout.
+  auto add_file_cases = [&](const case_spec& base, const std::string& kind, const std::vector<int64_t>& ns) {
+    for (int64_t n : ns)
+      for (spmm_layout l : opt.layouts) {
+        if (n == 1 && l != opt.layouts.front()) continue;
+        case_spec k = base;
+        k.n = n;
+        k.layout = l;
+        k.name = std::string(n > 1 ? "spmm/" : "spmv/") + to_string(k.type) + "/" + kind + "/" +
+                 strip_smtx(k.rel_path) + batch_suffix(n, l);
+        add(std::move(k));
+      }
+  };
   if (!opt.dlmc_dir.empty()) {
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -310,18 +419,21 @@ std::vector<case_spec> build_cases(const bench_options& opt) {
     PAISPARSE_EXPECTS(!ec, "--dlmc=" << opt.dlmc_dir << ": cannot list: " << ec.message());
     PAISPARSE_EXPECTS(!found.empty(), "--dlmc=" << opt.dlmc_dir << ": no .smtx file found");
     std::sort(found.begin(), found.end());
-    for (value_kind t : file_types)
-      for (const auto& p : found) {
-        case_spec k;
-        k.set = "dlmc";
-        k.type = t;
-        k.path = p.string();
-        k.rel_path = generic_path(p.lexically_relative(root));
-        k.seed = opt.seed;
-        k.name = "spmv/" + std::string(to_string(t)) + "/dlmc/" + strip_smtx(k.rel_path);
-        cases.push_back(std::move(k));
-      }
+    // N = 1 for every matrix first, then N = 32 (issue 4): a run cut short still has the SpMV set.
+    const std::vector<int64_t> dlmc_ns = opt.ns.empty() ? std::vector<int64_t>{1, 32} : opt.ns;
+    for (int64_t n : dlmc_ns)
+      for (value_kind t : file_types)
+        for (const auto& p : found) {
+          case_spec k;
+          k.set = "dlmc";
+          k.type = t;
+          k.path = p.string();
+          k.rel_path = generic_path(p.lexically_relative(root));
+          k.seed = opt.seed;
+          add_file_cases(k, "dlmc", {n});
+        }
   }
+  const std::vector<int64_t> file_ns = opt.ns.empty() ? std::vector<int64_t>{1} : opt.ns;
   for (const auto& m : opt.matrices) {
     for (value_kind t : file_types) {
       case_spec k;
@@ -330,8 +442,7 @@ std::vector<case_spec> build_cases(const bench_options& opt) {
       k.path = m;
       k.rel_path = std::filesystem::path(m).filename().generic_string();
       k.seed = opt.seed;
-      k.name = "spmv/" + std::string(to_string(t)) + "/file/" + strip_smtx(k.rel_path);
-      cases.push_back(std::move(k));
+      add_file_cases(k, "file", file_ns);
     }
   }
   return cases;

@@ -6,12 +6,19 @@
 Writes, for whatever the inputs contain (missing sets are skipped):
   speedup_vs_cusparse.png  paisparse speedup over the best cuSPARSE CSR
                            algorithm vs sparsity, one subplot per shape, one
-                           line per (type, N, row distribution), log y
+                           line per N (colour; N = 1 is SpMV), value type
+                           (marker), row distribution and SpMM layout (line
+                           style), log y
   speedup_vs_cublas.png    the same over dense cuBLAS
   floor_fraction.png       achieved fraction of the 16-bit-index byte floor
                            vs sparsity, one subplot per shape
-  real_weights_scatter.png         DLMC: paisparse vs cuSPARSE time per matrix,
-                           log-log with the y = x line
+  breakeven_vs_cublas.png  per N, the sparsity from which paisparse beats
+                           dense cuBLAS (at it and every higher sparsity
+                           measured), one line per shape and one for all
+                           shapes; also printed as a table
+  real_weights_scatter.png DLMC, N = 1: paisparse vs cuSPARSE time per
+                           matrix, log-log with the y = x line
+  real_weights_scatter_n<N>.png  the same for DLMC SpMM cases (N > 1)
 Times are CUDA-graph replay unless --mode stream. Needs python3, numpy and
 matplotlib only.
 """
@@ -20,6 +27,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections import defaultdict
 
@@ -53,8 +61,13 @@ def counter(b, key):
     return None
 
 
+LAYOUTS = ("llm", "row")
+
+
 def parse_run(b):
-    """Splits a benchmark name like spmv/fp16/lognormal/12288x12288/s0.99 into fields."""
+    """Splits a benchmark name into fields: spmv/fp16/lognormal/12288x12288/s0.99,
+    spmm/fp16/lognormal/12288x12288/s0.99/n32/llm, spmv/fp16/dlmc/<path>,
+    spmm/fp16/dlmc/<path>/n32/llm."""
     name = b.get("run_name") or b.get("name", "")
     parts = [p for p in name.split("/") if p and not p.startswith(NAME_SUFFIXES)]
     if len(parts) < 3 or parts[0] not in ("spmv", "spmm"):
@@ -65,22 +78,26 @@ def parse_run(b):
         "type": parts[1],
         "kind": parts[2],  # uniform, lognormal, dlmc, file
         "N": int(counter(b, "N") or 1),
+        "layout": "",
         "sparsity": counter(b, "sparsity"),
         "shape": None,
         "path": None,
     }
-    if run["kind"] in ("uniform", "lognormal") and len(parts) >= 5:
-        run["shape"] = parts[3]
-        if run["sparsity"] is None and parts[4].startswith("s"):
+    rest = parts[3:]
+    if run["op"] == "spmm" and len(rest) >= 2 and rest[-1] in LAYOUTS and re.fullmatch(r"n\d+", rest[-2]):
+        run["layout"] = rest[-1]
+        if counter(b, "N") is None:
+            run["N"] = int(rest[-2][1:])
+        rest = rest[:-2]
+    if run["kind"] in ("uniform", "lognormal") and len(rest) >= 2:
+        run["shape"] = rest[0]
+        if run["sparsity"] is None and rest[1].startswith("s"):
             try:
-                run["sparsity"] = float(parts[4][1:])
+                run["sparsity"] = float(rest[1][1:])
             except ValueError:
                 pass
-        for p in parts[5:]:  # spmm cases may carry n<N>
-            if p.startswith("n") and p[1:].isdigit():
-                run["N"] = int(p[1:])
     elif run["kind"] in ("dlmc", "file"):
-        run["path"] = "/".join(parts[3:])
+        run["path"] = "/".join(rest)
     for key in ("paisparse_us", "paisparse_graph_us", "cusparse_us", "cusparse_graph_us", "cublas_us",
                 "cublas_graph_us", "floor_us", "nnz", "rows", "cols"):
         run[key] = counter(b, key)
@@ -127,8 +144,10 @@ def shape_key(shape):
         return (0, 0, 0)
 
 
-TYPE_COLORS = {"fp16": "tab:blue", "bf16": "tab:green", "fp32": "tab:red"}
-DIST_STYLES = {"lognormal": "-", "uniform": "--"}
+N_COLORS = ["tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
+TYPE_MARKERS = {"fp16": "o", "bf16": "s", "fp32": "^"}
+LINE_STYLES = {("lognormal", ""): "-", ("uniform", ""): "--", ("lognormal", "llm"): "-", ("uniform", "llm"): "--",
+               ("lognormal", "row"): ":", ("uniform", "row"): "-."}
 N_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
@@ -142,11 +161,11 @@ def readable_log_axis(axis, plt):
 
 def plot_per_shape(runs, what, mode, out_path, ylabel, title, log_y, plt, np, ref_line=None):
     synthetic = [r for r in runs if r["shape"] and r["sparsity"] is not None]
-    series = defaultdict(lambda: defaultdict(list))  # shape -> (type, N, dist) -> [(sparsity, value)]
+    series = defaultdict(lambda: defaultdict(list))  # shape -> (N, type, dist, layout) -> [(sparsity, value)]
     for r in synthetic:
         v = metric(r, what, mode)
         if v is not None:
-            series[r["shape"]][(r["type"], r["N"], r["kind"])].append((r["sparsity"], v))
+            series[r["shape"]][(r["N"], r["type"], r["kind"], r["layout"])].append((r["sparsity"], v))
     if not series:
         print(f"plot.py: no synthetic cases with {what} ({mode}): {os.path.basename(out_path)} not written")
         return False
@@ -154,19 +173,20 @@ def plot_per_shape(runs, what, mode, out_path, ylabel, title, log_y, plt, np, re
     ncols = min(4, len(shapes))
     nrows = (len(shapes) + ncols - 1) // ncols
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows), squeeze=False, sharey=log_y)
-    all_n = sorted({k[1] for s in series.values() for k in s})
+    all_n = sorted({k[0] for s in series.values() for k in s})
+    layouts = {k[3] for s in series.values() for k in s if k[3]}
     handles = {}
     for ax, shape in zip(axes.flat, shapes):
         for key in sorted(series[shape]):
-            typ, n, dist = key
+            n, typ, dist, layout = key
             pts = defaultdict(list)
             for s, v in series[shape][key]:
                 pts[s].append(v)
             xs = np.array(sorted(pts))
             ys = np.array([geomean(pts[s]) for s in xs])
-            label = f"{typ} N={n} {dist}"
-            (line,) = ax.plot(xs, ys, DIST_STYLES.get(dist, ":"), color=TYPE_COLORS.get(typ, "tab:gray"),
-                              marker=N_MARKERS[all_n.index(n) % len(N_MARKERS)], markersize=4, label=label)
+            label = f"N={n} {typ} {dist}" + (f" {layout}" if layout and len(layouts) > 1 else "")
+            (line,) = ax.plot(xs, ys, LINE_STYLES.get((dist, layout), ":"), color=N_COLORS[all_n.index(n) % len(N_COLORS)],
+                              marker=TYPE_MARKERS.get(typ, "x"), markersize=4, label=label)
             handles[label] = line
         if ref_line is not None:
             ax.axhline(ref_line, color="black", linewidth=0.8, alpha=0.6)
@@ -190,8 +210,83 @@ def plot_per_shape(runs, what, mode, out_path, ylabel, title, log_y, plt, np, re
     return True
 
 
-def plot_dlmc(runs, mode, out_path, plt, np):
-    dlmc = [r for r in runs if r["kind"] in ("dlmc", "file")]
+def beats_from(points):
+    """points: {sparsity: [speedup, ...]}; the lowest sparsity at and above which every speedup > 1, or None."""
+    best = None
+    for s in sorted(points, reverse=True):
+        if all(x > 1 for x in points[s]):
+            best = s
+        else:
+            break
+    return best
+
+
+def plot_breakeven(runs, mode, out_path, plt, np):
+    """Per N, the sparsity from which paisparse beats dense cuBLAS; also printed."""
+    data = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # (type, dist, layout) -> shape -> s -> [x]
+    for r in runs:
+        if not r["shape"] or r["sparsity"] is None:
+            continue
+        x = metric(r, "speedup_cublas", mode)
+        if x is not None:
+            data[(r["type"], r["kind"], r["layout"] or "llm")][r["shape"]][(r["N"], round(r["sparsity"], 4))].append(x)
+    if not data:
+        print(f"plot.py: no synthetic cases with cuBLAS times: {os.path.basename(out_path)} not written")
+        return False
+    keys = sorted(data)
+    ncols = min(3, len(keys))
+    nrows = (len(keys) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.0 * nrows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    print(f"plot.py: sparsity from which paisparse beats dense cuBLAS ({mode} timing; '<=': at the lowest measured)")
+    for ax, key in zip(axes.flat, keys):
+        per_shape = data[key]
+        ns = sorted({n for pts in per_shape.values() for n, _ in pts})
+        lowest = min(s for pts in per_shape.values() for _, s in pts)
+        def curve(pts_of_n):
+            ys = []
+            for n in ns:
+                pts = pts_of_n(n)
+                s = beats_from(pts) if pts else None
+                ys.append(s if s is not None else (1.0 if pts else float("nan")))
+            return ys
+        shapes = sorted(per_shape, key=shape_key)
+        cmap = plt.get_cmap("tab10")
+        for i, shape in enumerate(shapes):
+            pts = per_shape[shape]
+            ys = curve(lambda n: {s: v for (nn, s), v in pts.items() if nn == n})
+            ax.plot(ns, ys, "-", marker="o", markersize=4, color=cmap(i % 10), label=shape, alpha=0.8)
+        merged = defaultdict(list)
+        for pts in per_shape.values():
+            for k, v in pts.items():
+                merged[k].extend(v)
+        ys = curve(lambda n: {s: v for (nn, s), v in merged.items() if nn == n})
+        ax.plot(ns, ys, "-", color="black", linewidth=2.2, marker="s", label="all shapes")
+        for n, y in zip(ns, ys):
+            lowest_n = min(s for (nn, s) in merged if nn == n)
+            txt = "never" if y == 1.0 else ("<= " if y == lowest_n else "") + f"{y:g}"
+            print(f"  {key[0]} {key[1]} {key[2]} N={n}: {txt}")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns)
+        ax.set_xticklabels([str(n) for n in ns])
+        ax.set_ylim(min(lowest, 0.5) - 0.02, 1.01)
+        ax.axhline(lowest, color="gray", linewidth=0.8, linestyle=":")
+        ax.set_xlabel("N (tokens)")
+        ax.set_ylabel("sparsity from which paisparse wins")
+        ax.set_title(f"{key[0]}, {key[1]} rows, {key[2]} layout\n(1.0: never; dotted: lowest measured)", fontsize=9)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"paisparse vs dense cuBLAS: break-even sparsity ({mode} timing)")
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.savefig(out_path, dpi=130)
+    plt.close(fig)
+    print(f"plot.py: wrote {out_path}")
+    return True
+
+
+def plot_dlmc(runs, mode, out_path, plt, np, n=1):
+    dlmc = [r for r in runs if r["kind"] in ("dlmc", "file") and r["N"] == n]
     pts = [(metric(r, "cusparse_us", mode), metric(r, "paisparse_us", mode), r) for r in dlmc]
     pts = [(x, y, r) for x, y, r in pts if x and y]
     if not pts:
@@ -224,7 +319,8 @@ def plot_dlmc(runs, mode, out_path, plt, np):
     ax.set_xlabel("cuSPARSE best CSR algorithm, us per call")
     ax.set_ylabel("paisparse (tuned), us per call")
     speedups = [x / y for x, y, _ in pts]
-    ax.set_title(f"DLMC SpMV ({mode} timing): {len(pts)} matrices, geomean speedup {geomean(speedups):.2f}x\n"
+    what = "SpMV" if n == 1 else f"SpMM, N = {n}"
+    ax.set_title(f"DLMC {what} ({mode} timing): {len(pts)} matrices, geomean speedup {geomean(speedups):.2f}x\n"
                  f"below the line: paisparse faster", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, loc="upper left")
@@ -270,7 +366,10 @@ def main(argv=None):
     wrote += plot_per_shape(runs, "floor_fraction", args.mode, os.path.join(args.out, "floor_fraction.png"),
                             "fraction of byte floor", "paisparse: byte floor (16-bit indices) / time", False, plt,
                             np, ref_line=1.0)
-    wrote += plot_dlmc(runs, args.mode, os.path.join(args.out, "real_weights_scatter.png"), plt, np)
+    wrote += plot_breakeven(runs, args.mode, os.path.join(args.out, "breakeven_vs_cublas.png"), plt, np)
+    for n in sorted({r["N"] for r in runs if r["kind"] in ("dlmc", "file")}) or [1]:
+        name = "real_weights_scatter.png" if n == 1 else f"real_weights_scatter_n{n}.png"
+        wrote += plot_dlmc(runs, args.mode, os.path.join(args.out, name), plt, np, n)
     print(f"plot.py: {len(runs)} runs, {wrote} figure(s) in {args.out}")
     return 0 if wrote else 1
 

@@ -11,6 +11,7 @@
 // Each phase frees its device memory before the next.
 #include "spmv_case.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -22,6 +23,7 @@
 #include <paisparse/paisparse.cuh>
 
 #include "baselines.hpp"
+#include "case_common.hpp"
 #include "device.hpp"
 #include "smtx.hpp"
 #include "summary.hpp"
@@ -30,39 +32,6 @@ namespace paisparse::bench {
 
 namespace {
 
-/// Thrown to stop a case with a message for state.SkipWithError.
-struct case_failure {
-  std::string message;
-};
-
-template <class T>
-std::vector<T> random_values(std::size_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> d(-1.f, 1.f);
-  std::vector<T> v(n);
-  for (auto& e : v) e = from_float<T>(d(rng));
-  return v;
-}
-
-std::string sci(double v) {
-  std::ostringstream os;
-  os << std::scientific << std::setprecision(2) << v;
-  return os.str();
-}
-
-void set_timing_counters(benchmark::State& state, const std::string& prefix, const rotation_timing& t) {
-  state.counters[prefix + "_us"] = t.stream.median;
-  state.counters[prefix + "_p10_us"] = t.stream.p10;
-  state.counters[prefix + "_p90_us"] = t.stream.p90;
-  if (t.graph_ok) {
-    state.counters[prefix + "_graph_us"] = t.graph.median;
-    state.counters[prefix + "_graph_p10_us"] = t.graph.p10;
-    state.counters[prefix + "_graph_p90_us"] = t.graph.p90;
-  }
-}
-
-double graph_or_nan(const rotation_timing& t) { return t.graph_ok ? t.graph.median : NAN; }
-
 template <class T>
 void run_typed(benchmark::State& state, const case_spec& spec, const bench_options& opt) {
   bench_device& dev = bench_device::get();
@@ -70,7 +39,7 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
   const int vb = static_cast<int>(sizeof(T));
   const double tol = 2 * relative_tolerance<T>();
   const rotation_options ropt{opt.samples, opt.min_launches};
-  PAISPARSE_EXPECTS(spec.n == 1, spec.name << ": batch n = " << spec.n << " (SpMM) is not implemented yet");
+  PAISPARSE_EXPECTS(spec.n == 1, spec.name << ": batch n = " << spec.n << " is an SpMM case (run_spmm_case)");
 
   // ---- the weight and x
   const host_csr<T, int32_t> w =
@@ -92,6 +61,10 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
   res.nnz = nnz;
   res.n = spec.n;
   res.sparsity = spec.from_file() ? 1.0 - w.density() : spec.sparsity;
+  if (!spec.from_file()) {
+    res.dist = paisparse::to_string(spec.dist);
+    res.shape = std::to_string(rows) + "x" + std::to_string(cols);
+  }
 
   // float64 CPU reference; its per-row term magnitudes scale every check below
   const reference_result cpu = spmv_reference(w, x);
@@ -180,6 +153,9 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
     res.config = tuned.plan.name();
     state.counters["tune_s"] = tuned.seconds;
     state.counters["tune_candidates"] = static_cast<double>(tuned.candidates.size());
+    state.counters["tune_tried"] = static_cast<double>(std::count_if(
+        tuned.candidates.begin(), tuned.candidates.end(),
+        [](const candidate_result& c) { return c.status != candidate_status::skipped; }));
     state.counters["plan_MB"] = static_cast<double>(tuned.plan.weight_bytes()) / 1e6;
 
     const int64_t bytes_per_copy = tuned.plan.weight_bytes() + (rows + cols) * vb;
