@@ -94,6 +94,30 @@ TEST(Schedule, SixteenBitPanelsBeyond65536Columns) {
   }
 }
 
+TEST(Schedule, NarrowPanelsCutEveryRowAndGroupItemsPanelByPanel) {
+  auto w = random_csr<float>(200, 3000, 0.05, row_distribution::lognormal, 1.2, 17);
+  for (int32_t panel : {256, 1000, 4096})
+    for (item_order o : {item_order::longest_first, item_order::row_order}) {
+      SCOPED_TRACE(testing::Message() << "panel " << panel << " order " << to_string(o));
+      const schedule_params p{8, 0, o, panel};
+      auto s16 = build_schedule<uint16_t>(w, p);
+      auto s32 = build_schedule<int32_t>(w, p);
+      expect_same_weight(w, s16, 8);
+      expect_same_weight(w, s32, 8);
+      ASSERT_EQ(s16.item_base.size(), static_cast<std::size_t>(s16.n_items()));
+      for (int32_t i = 0; i < s16.n_items(); ++i) {
+        EXPECT_EQ(s16.item_base[i] % panel, 0);
+        if (i > 0) EXPECT_GE(s16.item_base[i], s16.item_base[i - 1]) << "panel by panel";
+        for (int32_t k = s16.item_ptr[i]; k < s16.item_ptr[i + 1]; ++k) EXPECT_LT(s16.indices[k], panel);
+        if (o == item_order::longest_first && i > 0 && s16.item_base[i] == s16.item_base[i - 1])
+          EXPECT_LE(s16.item_ptr[i + 1] - s16.item_ptr[i], s16.item_ptr[i] - s16.item_ptr[i - 1]);
+      }
+      EXPECT_EQ(s16.split_rows > 0, panel < 3000);
+    }
+  EXPECT_THROW(build_schedule<uint16_t>(w, {8, 0, item_order::row_order, 65537}), paisparse::error);
+  EXPECT_THROW(build_schedule<int32_t>(w, {8, 0, item_order::row_order, -1}), paisparse::error);
+}
+
 TEST(Schedule, EmptyMatrixAndEmptyRows) {
   host_csr<float> e(4, 9, {0, 0, 0, 0, 0}, {}, {});
   auto s = build_schedule<uint16_t>(e, {8, 16, item_order::longest_first});

@@ -41,6 +41,19 @@ TEST(SpmmConfig, NameParseRoundTrip) {
   EXPECT_EQ(g.b_layout, dense_layout::col_major);
   EXPECT_EQ(g.c_layout, dense_layout::row_major);
   EXPECT_FALSE(g.stages_b());
+  const spmm_config pc = spmm_config::parse("spmm.b256.g8.l4.n8.v16.u2.u16.c0.lf.Pc1024x64.Cc");
+  EXPECT_EQ(pc.name(), "spmm.b256.g8.l4.n8.v16.u2.u16.c0.lf.Pc1024x64.Cc");
+  EXPECT_EQ(pc.kernel.access, spmm_b_access::panel);
+  EXPECT_EQ(pc.b_layout, dense_layout::col_major);
+  EXPECT_EQ(pc.panel_rows, 1024);
+  EXPECT_EQ(pc.group_items, 64);
+  EXPECT_FALSE(pc.stages_b());
+  EXPECT_EQ(pc.panel_smem_bytes(2), 1024 * 32 * 2);
+  EXPECT_EQ(spmm_config::parse("spmm.b256.g8.l4.n8.v16.u2.u16.c0.lf.Pr512x256.Cr").b_layout, dense_layout::row_major);
+  EXPECT_EQ(spmm_cannot_implement(pc, 2), "");
+  spmm_config no_panel = pc;
+  no_panel.panel_rows = 0;
+  EXPECT_NE(spmm_cannot_implement(no_panel, 2).find("panel rows"), std::string::npos);
   const spmm_config r = spmm_config::parse("spmm.b256.g1.l16.n16.v8.u2.u16.c64.lf.Br.Cc");
   EXPECT_EQ(r.b_layout, dense_layout::row_major);
   EXPECT_EQ(r.kernel.access, spmm_b_access::rows);
@@ -60,6 +73,11 @@ TEST(SpmmConfig, ParseErrorsNameTheField) {
   EXPECT_NE(parse_error("spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cz").find("C field 'Cz'"), std::string::npos);
   EXPECT_NE(parse_error("spmm.b128.gx.l2.n8.v16.u1.u16.c0.lf.Bt.Cc").find("field 'gx'"), std::string::npos);
   EXPECT_NE(parse_error("spmm.b128.g8").find("expected 12 dot-separated fields"), std::string::npos);
+  for (const char* bad : {"Pc", "Pc1024", "Pc1024x", "Pcx64", "Pq1024x64", "Pc10a4x64", "Pc0x64", "Pc1024x0",
+                          "Pc99999x64"})
+    EXPECT_THROW(spmm_config::parse(std::string("spmm.b256.g8.l4.n8.v16.u2.u16.c0.lf.") + bad + ".Cc"),
+                 paisparse::error)
+        << bad;
 }
 
 TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
@@ -71,6 +89,13 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
         for (int l : space::spmm_col_lanes)
           for (int n : space::spmm_col_tile) expect += spmm_shape_compiled(b, g, l, n, gather == 1) ? 1 : 0;
   expect *= space::spmm_vec_bytes.size() * space::spmm_unroll.size() * 2;
+  std::size_t panel = 0;  // panel kernels: their own lists, 16-bit indices only
+  if (space::spmm_panel)
+    for (int b : space::spmm_panel_block_threads)
+      for (int g : space::spmm_panel_nz_lanes)
+        for (int l : space::spmm_panel_col_lanes)
+          for (int n : space::spmm_panel_col_tile) panel += spmm_panel_shape_compiled(b, g, l, n, 2) ? 1 : 0;
+  expect += panel * space::spmm_vec_bytes.size() * space::spmm_panel_unroll.size();
   EXPECT_EQ(keys.size(), expect);
   std::set<std::string> names;
   for (const auto& k : keys) {
@@ -146,8 +171,11 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
       std::size_t expect = 0;
       for (const auto& k : spmm_kernel_keys()) {
         if (bl == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
-        if (!spmm_shape_suits(k, n)) continue;
-        expect += spmm_segment_caps(k, 2, s, 132 * 2048, n).size() * 2;
+        if (!spmm_shape_suits(k, n) || !spmm_cannot_implement(k, 2).empty()) continue;
+        if (k.access == spmm_b_access::panel)
+          expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
+        else
+          expect += spmm_segment_caps(k, 2, s, 132 * 2048, n).size() * 2;
       }
       EXPECT_EQ(all.size(), expect) << n;
       std::set<std::string> names;
@@ -167,6 +195,20 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
   for (const auto& c : every) staged |= c.stages_b(), gathered |= c.kernel.access == spmm_b_access::gather;
   EXPECT_TRUE(staged);
   EXPECT_EQ(gathered, space::spmm_gather);
+  bool paneled = false;
+  for (const auto& c : every) {
+    if (c.kernel.access != spmm_b_access::panel) continue;
+    paneled = true;
+    EXPECT_LE(c.panel_smem_bytes(2), space::spmm_panel_max_smem) << c.name();
+    EXPECT_EQ(c.kernel.index, index_kind::u16);
+  }
+  EXPECT_EQ(paneled, space::spmm_panel);
+  // panel heights stop at the first that covers K
+  const spmm_kernel_key pk{256, 8, 4, 8, 16, 2, index_kind::u16, spmm_b_access::panel};
+  const auto rows = spmm_panel_rows_for(pk, 2, 700);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_GE(rows.back(), 700);
+  for (std::size_t i = 0; i + 1 < rows.size(); ++i) EXPECT_LT(rows[i], 700);
   const auto only16 = spmm_space(2, s, 132 * 2048, 8, dense_layout::col_major, dense_layout::col_major,
                                  {index_kind::u16}, {item_order::longest_first});
   for (const auto& c : only16) {

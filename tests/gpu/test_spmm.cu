@@ -139,22 +139,16 @@ class schedule_cache {
  public:
   schedule_cache(const host_csr<T>& w, int32_t max_n) : w_(w), max_n_(max_n) {}
   const spmm_schedule<T>& get(const spmm_config& c) {
-    const auto key = std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap,
-                                     static_cast<int>(c.order));
+    const auto key = spmm_schedule_key(c);
     auto it = map_.find(key);
-    if (it == map_.end()) {
-      const schedule_params p = spmm_schedule_params(c, sizeof(T));
-      auto s = c.kernel.index == index_kind::u16 ? spmm_schedule<T>(build_schedule<uint16_t>(w_, p), max_n_)
-                                                 : spmm_schedule<T>(build_schedule<int32_t>(w_, p), max_n_);
-      it = map_.emplace(key, std::move(s)).first;
-    }
+    if (it == map_.end()) it = map_.emplace(key, make_spmm_schedule(w_, c, max_n_)).first;
     return it->second;
   }
 
  private:
   const host_csr<T>& w_;
   int32_t max_n_;
-  std::map<std::tuple<int, int, int64_t, int>, spmm_schedule<T>> map_;
+  std::map<decltype(spmm_schedule_key(spmm_config{})), spmm_schedule<T>> map_;
 };
 
 struct sweep_options {

@@ -6,6 +6,9 @@
 // with 16-bit indices a row is also cut at every 65536-column panel boundary
 // (each item then stores its panel's base column, and its indices are
 // relative to that base, so 16-bit indices work for any number of columns).
+// A schedule can also ask for narrower panels (panel_cols): the SpMM kernels
+// that stage a panel of B in shared memory cut every row at every panel
+// boundary and lay the items out panel by panel.
 // Each item's nonzeros are padded with explicit zeros to a multiple of the
 // vector width, so every vector load is aligned. Items are laid out
 // contiguously in schedule order: by default longest first, so that the
@@ -36,11 +39,15 @@ inline const char* to_string(item_order o) { return o == item_order::longest_fir
 
 /// Knobs of a schedule. vec_elems: padding multiple (elements per vector
 /// load). segment_cap: longest item in nonzeros, 0 for no limit (rounded up
-/// to a multiple of vec_elems).
+/// to a multiple of vec_elems). panel_cols: 0, or cut rows at every multiple
+/// of panel_cols columns, store each item's panel base, and lay the items
+/// out panel by panel (in `order` within a panel); at most 65536 with
+/// 16-bit indices.
 struct schedule_params {
   int vec_elems = 8;
   int64_t segment_cap = 0;
   item_order order = item_order::longest_first;
+  int32_t panel_cols = 0;
 };
 
 /// Host form of a scheduled weight.
@@ -49,7 +56,7 @@ struct host_schedule {
   int32_t rows = 0, cols = 0, nnz = 0;   // of the original weight
   std::vector<int32_t> item_ptr;         // n_items + 1, into values / indices (multiples of vec_elems)
   std::vector<int32_t> item_row;         // row of each item; bit 31 set when the row is split
-  std::vector<int32_t> item_base;        // column base per item (empty unless 16-bit panels are used)
+  std::vector<int32_t> item_base;        // column base per item (empty unless rows are cut into panels)
   std::vector<int32_t> row_items;        // items per row (empty unless some row is split)
   std::vector<I> indices;                // padded; relative to item_base when present
   std::vector<T> values;                 // padded with zeros
@@ -68,8 +75,13 @@ host_schedule<T, I> build_schedule(const host_csr<T, int32_t>& w, const schedule
   PAISPARSE_EXPECTS(p.vec_elems >= 1 && p.vec_elems <= 64, "schedule: vec_elems = " << p.vec_elems
                                                                                     << ", expected 1..64");
   PAISPARSE_EXPECTS(p.segment_cap >= 0, "schedule: segment_cap = " << p.segment_cap << ", expected >= 0");
+  PAISPARSE_EXPECTS(p.panel_cols >= 0 && (p.panel_cols <= static_cast<int32_t>(u16_max_cols) ||
+                                            !std::is_same_v<I, uint16_t>),
+                    "schedule: panel_cols = " << p.panel_cols << ", expected 0.." << u16_max_cols
+                                              << " with 16-bit indices");
   const int V = p.vec_elems;
-  const bool panels = std::is_same_v<I, uint16_t> && w.cols() > u16_max_cols;
+  const bool panels = p.panel_cols > 0 || (std::is_same_v<I, uint16_t> && w.cols() > u16_max_cols);
+  const int32_t panel_width = p.panel_cols > 0 ? p.panel_cols : static_cast<int32_t>(u16_max_cols);
   const int64_t cap = p.segment_cap > 0 ? ((p.segment_cap + V - 1) / V) * V : 0;
 
   struct item {
@@ -92,9 +104,10 @@ host_schedule<T, I> build_schedule(const host_csr<T, int32_t>& w, const schedule
       int32_t pe = e;
       int32_t base = 0;
       if (panels) {
-        base = (col[b] / static_cast<int32_t>(u16_max_cols)) * static_cast<int32_t>(u16_max_cols);
-        pe = static_cast<int32_t>(std::lower_bound(col.begin() + b, col.begin() + e, base + static_cast<int32_t>(u16_max_cols)) -
-                                  col.begin());
+        base = (col[b] / panel_width) * panel_width;
+        pe = static_cast<int32_t>(
+            std::lower_bound(col.begin() + b, col.begin() + e, static_cast<int64_t>(base) + panel_width) -
+            col.begin());
       }
       const int64_t len = pe - b;
       const int64_t nseg = cap > 0 ? (len + cap - 1) / cap : 1;
@@ -112,6 +125,8 @@ host_schedule<T, I> build_schedule(const host_csr<T, int32_t>& w, const schedule
     std::stable_sort(items.begin(), items.end(),
                      [&](const item& a, const item& b) { return padded(a) > padded(b); });
   }
+  if (p.panel_cols > 0)  // panel by panel, the order above within each
+    std::stable_sort(items.begin(), items.end(), [](const item& a, const item& b) { return a.base < b.base; });
 
   host_schedule<T, I> s;
   s.rows = w.rows();

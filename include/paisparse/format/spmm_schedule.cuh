@@ -6,6 +6,11 @@
 // column panels) combines its items' sums per output column: every split
 // row gets a slot of max_n floats and max_n counters, zero between launches
 // (the last item to arrive resets them). Unsplit rows need nothing.
+//
+// For the panel kernels (B staged in shared memory one panel at a time) the
+// schedule is built with panel_cols and cut into item groups: consecutive
+// items of one panel, at most group_items of them, one group per block and
+// column chunk.
 #pragma once
 
 #include <cstdint>
@@ -25,10 +30,26 @@ class spmm_schedule {
  public:
   spmm_schedule() = default;
 
-  /// Uploads `h` and allocates split-row tables for up to max_n columns (blocking).
+  /// Uploads `h` and allocates split-row tables for up to max_n columns
+  /// (blocking). group_items > 0: also the item groups of the panel kernels
+  /// (`h` must then have been built with panel_cols).
   template <class I>
-  spmm_schedule(const host_schedule<T, I>& h, int32_t max_n) : weight_(h), max_n_(max_n) {
+  spmm_schedule(const host_schedule<T, I>& h, int32_t max_n, int32_t group_items = 0)
+      : weight_(h), max_n_(max_n) {
     PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
+    PAISPARSE_EXPECTS(group_items >= 0, "spmm_schedule: group_items = " << group_items << ", expected >= 0");
+    if (group_items > 0) {
+      PAISPARSE_EXPECTS(h.n_items() == 0 || !h.item_base.empty(),
+                        "spmm_schedule: item groups need a schedule cut into panels (schedule_params::panel_cols)");
+      std::vector<int32_t> start;
+      for (int32_t i = 0; i < h.n_items(); ++i)
+        if (start.empty() || i - start.back() == group_items ||
+            h.item_base[static_cast<std::size_t>(i)] != h.item_base[static_cast<std::size_t>(start.back())])
+          start.push_back(i);
+      start.push_back(h.n_items());
+      n_groups_ = static_cast<int32_t>(start.size()) - 1;
+      group_start_ = device_buffer<int32_t>(start);
+    }
     if (h.split_rows > 0) {
       std::vector<int32_t> slot(static_cast<std::size_t>(h.rows), -1);
       int32_t next = 0;
@@ -58,6 +79,10 @@ class spmm_schedule {
     return v;
   }
   int32_t max_n() const { return max_n_; }
+  /// Item groups of the panel kernels (0 when not built for them), and their
+  /// first items (n_groups() + 1 entries).
+  int32_t n_groups() const { return n_groups_; }
+  const int32_t* group_start() const { return group_start_.empty() ? nullptr : group_start_.data(); }
   int32_t rows() const { return weight_.rows(); }
   int32_t cols() const { return weight_.cols(); }
   int32_t nnz() const { return weight_.nnz(); }
@@ -69,6 +94,8 @@ class spmm_schedule {
  private:
   device_schedule<T> weight_;
   int32_t max_n_ = 0;
+  int32_t n_groups_ = 0;
+  device_buffer<int32_t> group_start_;
   device_buffer<int32_t> row_slot_;
   device_buffer<float> workspace_;
   device_buffer<int32_t> counters_;

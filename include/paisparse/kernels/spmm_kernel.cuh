@@ -80,6 +80,32 @@ struct spmm_contract {
 };
 }  // namespace detail
 
+namespace detail {
+/// The end of an item for one lane: its share of the tile's columns (those
+/// this nz lane finishes, below `valid`) through stage 3 when the row is
+/// split, then the epilog. acc holds the team's sums (after reduce).
+template <class Reduction, class Epilog, class T, class I>
+__device__ __forceinline__ void spmm_finish(const spmm_params<T, I>& p, int32_t row_word, int32_t c0, int valid,
+                                            int nz_lane, const float (&acc)[Reduction::col_tile]) {
+  const int32_t row = row_word & 0x7fffffff;
+  const bool split = row_word < 0;
+#pragma unroll
+  for (int j = 0; j < Reduction::col_tile; ++j) {
+    if (!Reduction::finishes(j, nz_lane) || j >= valid) continue;
+    const int32_t col = c0 + j;
+    float total = acc[j];
+    if (split) {  // stage 3: one workspace element and counter per (split row, column)
+      const int64_t slot = static_cast<int64_t>(p.split.row_slot[row]) * p.split.stride + col;
+      if (!atomic_stage_combine(acc[j], static_cast<int32_t>(slot), p.w.row_items[row], p.split.workspace,
+                                p.split.counters, total))
+        continue;
+    }
+    Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
+                  total, p.ep);
+  }
+}
+}  // namespace detail
+
 template <class Prolog, class Reduction, class Epilog, int BlockThreads>
 __global__ void __launch_bounds__(BlockThreads)
     spmm_kernel(spmm_params<typename Prolog::value_type, typename Prolog::index_type> p) {
@@ -110,9 +136,8 @@ __global__ void __launch_bounds__(BlockThreads)
 #pragma unroll
   for (int j = 0; j < tile; ++j) acc[j] = 0.f;
   const bool has_item = item < p.w.n_items;
-  // item metadata of an arithmetically clamped item (the launcher guarantees
-  // n_items >= 1): every load has one, valid address (see load_tile in
-  // prolog/spmm_prolog.cuh for why a guard is not enough)
+  // lanes past the last item read the last item's metadata (the launcher
+  // guarantees n_items >= 1), so every lane has real values to load
   const int64_t it = min(item, static_cast<int64_t>(p.w.n_items) - 1);
   const int32_t row_word = p.w.item_row[it];
   {
@@ -127,22 +152,7 @@ __global__ void __launch_bounds__(BlockThreads)
   Reduction::reduce(acc);  // every lane of the warp takes part
   if (!has_item) return;
 
-  const int32_t row = row_word & 0x7fffffff;
-  const bool split = row_word < 0;
-#pragma unroll
-  for (int j = 0; j < tile; ++j) {
-    if (!Reduction::finishes(j, nz_lane) || j >= valid) continue;
-    const int32_t col = c0 + j;
-    float total = acc[j];
-    if (split) {  // stage 3: one workspace element and counter per (split row, column)
-      const int64_t slot = static_cast<int64_t>(p.split.row_slot[row]) * p.split.stride + col;
-      if (!atomic_stage_combine(acc[j], static_cast<int32_t>(slot), p.w.row_items[row], p.split.workspace,
-                                p.split.counters, total))
-        continue;
-    }
-    Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
-                  total, p.ep);
-  }
+  detail::spmm_finish<Reduction, Epilog>(p, row_word, c0, valid, nz_lane, acc);
 }
 
 /// Blocks of an SpMM launch: item groups x column chunks.

@@ -213,4 +213,126 @@ struct spmm_gather_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, Col
   }
 };
 
+/// B staged in shared memory, one panel at a time (the panel kernels,
+/// kernels/spmm_panel_kernel.cuh). A block first copies the rows of B its
+/// items' panel spans, for its chunk of ChunkCols columns, into shared memory
+/// (`stage`, row-major, ChunkCols per row, zeros past N), then every nonzero
+/// a lane loads reads its tile from there (`accumulate`): one 4- to 32-byte
+/// shared load per nonzero instead of a gather through L1/L2, and a panel of
+/// B is read from L2 once per block instead of once per nonzero.
+///
+/// Contract, besides the members of spmm_prolog_base:
+///   Prolog::chunk_cols                  columns of a staged row (ColLanes x ColTile)
+///   Prolog::stage<BlockThreads>(bs, b, ldb, b_row_major, b_vector, k0, rows, n0, n, tid)
+///       every thread of the block calls it; afterwards (and after a
+///       __syncthreads) bs[r * chunk_cols + j] holds B(k0 + r, n0 + j) for
+///       r < rows, j < chunk_cols, 0 where n0 + j >= n
+///   Prolog::accumulate<NzLanes>(values, indices, begin, nvec, bs_lane, nz_lane, acc)
+///       as in the other prologs, with the tile of nonzero column k (relative
+///       to the panel) at bs_lane + k * chunk_cols
+template <class T, class I, int VecBytes, int Unroll, int ColTile, int ChunkCols>
+struct spmm_panel_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile> {
+  using base = detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTile>;
+  using typename base::idx_t;
+  using typename base::tile_t;
+  using typename base::vals_t;
+  static constexpr int chunk_cols = ChunkCols;
+  static constexpr int b_vector_align = 16;
+  /// Elements per 16-byte piece of a staged row.
+  static constexpr int piece = 16 / static_cast<int>(sizeof(T));
+  static_assert(ChunkCols % piece == 0, "spmm panel prolog: a staged row (ChunkCols values) must be a multiple of 16 bytes");
+  static_assert(ChunkCols % ColTile == 0, "spmm panel prolog: ChunkCols must be a multiple of ColTile");
+
+  __device__ __forceinline__ static uint32_t element_bits(const T* p) {
+    if constexpr (sizeof(T) == 4) return __ldg(reinterpret_cast<const unsigned int*>(p));
+    else return __ldg(reinterpret_cast<const unsigned short*>(p));
+  }
+
+  /// One 16-byte piece (piece consecutive columns from col) of B row k,
+  /// element by element from column-major or row-major storage; columns >= n
+  /// are 0 and not read.
+  __device__ __forceinline__ static uint4 load_piece(const T* __restrict__ b, int64_t col_step, int32_t col, int32_t n) {
+    uint32_t w[4] = {0u, 0u, 0u, 0u};
+#pragma unroll
+    for (int e = 0; e < piece; ++e)
+      if (col + e < n) {
+        const uint32_t x = element_bits(b + e * col_step);
+        if constexpr (sizeof(T) == 4) w[e] = x;
+        else w[e >> 1] |= x << ((e & 1) * 16);
+      }
+    return make_uint4(w[0], w[1], w[2], w[3]);
+  }
+
+  template <int BlockThreads>
+  __device__ __forceinline__ static void stage(T* bs, const T* __restrict__ b, int64_t ldb, bool b_row_major,
+                                               bool b_vector, int32_t k0, int32_t rows, int32_t n0, int32_t n,
+                                               int tid) {
+    constexpr int per_row = ChunkCols / piece;
+    const int32_t total = rows * per_row;
+    if (b_row_major) {  // B(k, c) at b[k * ldb + c]: a thread per 16-byte piece, along the row
+      for (int32_t i = tid; i < total; i += BlockThreads) {
+        const int32_t r = i / per_row, col = n0 + (i % per_row) * piece;
+        const T* src = b + static_cast<int64_t>(k0 + r) * ldb + col;
+        const uint4 v = b_vector && col + piece <= n ? __ldg(reinterpret_cast<const uint4*>(src))
+                                                     : load_piece(src, 1, col, n);
+        *reinterpret_cast<uint4*>(bs + r * ChunkCols + (i % per_row) * piece) = v;
+      }
+    } else {  // B(k, c) at b[c * ldb + k]: consecutive threads take consecutive k, so reads coalesce
+      for (int32_t i = tid; i < total; i += BlockThreads) {
+        const int32_t r = i % rows, p = i / rows, col = n0 + p * piece;
+        const uint4 v = load_piece(b + static_cast<int64_t>(col) * ldb + k0 + r, ldb, col, n);
+        *reinterpret_cast<uint4*>(bs + r * ChunkCols + p * piece) = v;
+      }
+    }
+  }
+
+  /// The lane's tile of staged row k (shared memory).
+  __device__ __forceinline__ static void load_staged(tile_t& t, const T* p) {
+    if constexpr (base::tile_bytes % 16 == 0) {
+#pragma unroll
+      for (int i = 0; i < base::tile_bytes / 16; ++i) {
+        const uint4 v = reinterpret_cast<const uint4*>(p)[i];
+        t.w[4 * i] = v.x, t.w[4 * i + 1] = v.y, t.w[4 * i + 2] = v.z, t.w[4 * i + 3] = v.w;
+      }
+    } else if constexpr (base::tile_bytes == 8) {
+      const uint2 v = *reinterpret_cast<const uint2*>(p);
+      t.w[0] = v.x, t.w[1] = v.y;
+    } else {
+      t.w[0] = *reinterpret_cast<const uint32_t*>(p);
+    }
+  }
+
+  /// The lane's steps over its vectors; the next step's weight vectors are
+  /// requested before this step's shared loads and FMAs.
+  template <int NzLanes>
+  __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
+                                                    int32_t begin, int32_t nvec, const T* bs_lane, int nz_lane,
+                                                    float (&acc)[ColTile]) {
+    constexpr int stride = NzLanes * Unroll;
+    if (nvec <= 0) return;
+    vals_t a[Unroll];
+    idx_t c[Unroll];
+    base::load_weights(a, c, values, indices, begin, nvec, nz_lane, NzLanes);
+    for (int32_t v = nz_lane; v < nvec; v += stride) {
+      vals_t an[Unroll];
+      idx_t cn[Unroll];
+      base::load_weights(an, cn, values, indices, begin, nvec, v + stride, NzLanes);
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u)
+        if (v + u * NzLanes < nvec) {
+#pragma unroll
+          for (int e = 0; e < base::vec_elems; ++e) {
+            tile_t t;
+            load_staged(t, bs_lane + static_cast<int32_t>(c[u].template bits<I>(e)) * ChunkCols);
+            const float w = detail::bits_to_float<T>(a[u].template bits<T>(e));
+#pragma unroll
+            for (int j = 0; j < ColTile; ++j) acc[j] = fmaf(w, detail::bits_to_float<T>(t.template bits<T>(j)), acc[j]);
+          }
+        }
+#pragma unroll
+      for (int u = 0; u < Unroll; ++u) a[u] = an[u], c[u] = cn[u];
+    }
+  }
+};
+
 }  // namespace paisparse

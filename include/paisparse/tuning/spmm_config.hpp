@@ -8,7 +8,10 @@
 //          |    |  |  |  |   |  |   |    |  `----- B: Br row-major, read along rows with vector loads;
 //          |    |  |  |  |   |  |   |    |         Bt column-major, staged into a row-major copy
 //          |    |  |  |  |   |  |   |    |         first (a second, small kernel), then as Br;
-//          |    |  |  |  |   |  |   |    |         Bc column-major, gathered in place (one kernel)
+//          |    |  |  |  |   |  |   |    |         Bc column-major, gathered in place (one kernel);
+//          |    |  |  |  |   |  |   |    |         Pr<R>x<G> / Pc<R>x<G> row- / column-major, the
+//          |    |  |  |  |   |  |   |    |         panel kernel: R rows of B per panel staged in
+//          |    |  |  |  |   |  |   |    |         shared memory, G items per block
 //          |    |  |  |  |   |  |   |    `-------- item order: lf longest first, ro row order
 //          |    |  |  |  |   |  |   `------------- segment cap in nonzeros (c0: rows never cut)
 //          |    |  |  |  |   |  `----------------- column index type in the plan: u16 or i32
@@ -26,6 +29,9 @@
 // filtered by spmm_shape_compiled (team size, chunk width). A project
 // restricts them (compile time, code size) by defining the macros before
 // including paisparse, e.g. -DPAISPARSE_SPMM_COL_TILE=8 -DPAISPARSE_SPMM_GATHER=0.
+// The panel kernels (kernels/spmm_panel_kernel.cuh) have lists of their own
+// (PAISPARSE_SPMM_PANEL_*), and are compiled for 16-bit indices only: their
+// panels are never wider than 65536 columns, so 16 bits always suffice.
 #pragma once
 
 #include <algorithm>
@@ -63,6 +69,33 @@
 #ifndef PAISPARSE_SPMM_GATHER  // 1: also compile the in-place column-major B kernels (Bc)
 #define PAISPARSE_SPMM_GATHER 1
 #endif
+#ifndef PAISPARSE_SPMM_PANEL  // 1: also compile the panel kernels (B staged in shared memory)
+#define PAISPARSE_SPMM_PANEL 1
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_BLOCK_THREADS
+#define PAISPARSE_SPMM_PANEL_BLOCK_THREADS 256
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_NZ_LANES
+#define PAISPARSE_SPMM_PANEL_NZ_LANES 4, 8, 16
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_COL_LANES
+#define PAISPARSE_SPMM_PANEL_COL_LANES 2, 4, 8
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_COL_TILE
+#define PAISPARSE_SPMM_PANEL_COL_TILE 4, 8
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_UNROLL
+#define PAISPARSE_SPMM_PANEL_UNROLL 2
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_ROWS  // run time: rows of B per panel the tuner tries
+#define PAISPARSE_SPMM_PANEL_ROWS 256, 512, 1024, 2048, 4096
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_GROUP_ITEMS  // run time: items per block the tuner tries
+#define PAISPARSE_SPMM_PANEL_GROUP_ITEMS 64, 256
+#endif
+#ifndef PAISPARSE_SPMM_PANEL_MAX_SMEM  // run time: largest staged panel the tuner tries, bytes (2 blocks per SM)
+#define PAISPARSE_SPMM_PANEL_MAX_SMEM (112 * 1024)
+#endif
 
 namespace paisparse {
 
@@ -74,13 +107,25 @@ inline constexpr std::array spmm_col_tile{PAISPARSE_SPMM_COL_TILE};
 inline constexpr std::array spmm_vec_bytes{PAISPARSE_SPMM_VEC_BYTES};
 inline constexpr std::array spmm_unroll{PAISPARSE_SPMM_UNROLL};
 inline constexpr bool spmm_gather = PAISPARSE_SPMM_GATHER;
+inline constexpr bool spmm_panel = PAISPARSE_SPMM_PANEL;
+inline constexpr std::array spmm_panel_block_threads{PAISPARSE_SPMM_PANEL_BLOCK_THREADS};
+inline constexpr std::array spmm_panel_nz_lanes{PAISPARSE_SPMM_PANEL_NZ_LANES};
+inline constexpr std::array spmm_panel_col_lanes{PAISPARSE_SPMM_PANEL_COL_LANES};
+inline constexpr std::array spmm_panel_col_tile{PAISPARSE_SPMM_PANEL_COL_TILE};
+inline constexpr std::array spmm_panel_unroll{PAISPARSE_SPMM_PANEL_UNROLL};
+inline constexpr std::array spmm_panel_rows{PAISPARSE_SPMM_PANEL_ROWS};
+inline constexpr std::array spmm_panel_group_items{PAISPARSE_SPMM_PANEL_GROUP_ITEMS};
+inline constexpr int64_t spmm_panel_max_smem = PAISPARSE_SPMM_PANEL_MAX_SMEM;
 }  // namespace space
 
-/// How the kernel reads B: along rows of a row-major B (vector loads), or
-/// gathering from a column-major B in place.
-enum class spmm_b_access { rows, gather };
+/// How the kernel reads B: along rows of a row-major B (vector loads),
+/// gathering from a column-major B in place, or from a panel of B staged in
+/// shared memory (either layout).
+enum class spmm_b_access { rows, gather, panel };
 
-inline const char* to_string(spmm_b_access a) { return a == spmm_b_access::rows ? "rows" : "gather"; }
+inline const char* to_string(spmm_b_access a) {
+  return a == spmm_b_access::rows ? "rows" : a == spmm_b_access::gather ? "gather" : "panel";
+}
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
 /// 4..32 lanes that divide the block, chunks of at most 256 columns; the
@@ -90,6 +135,16 @@ constexpr bool spmm_shape_compiled(int block_threads, int nz_lanes, int col_lane
   const int team = nz_lanes * col_lanes;
   return team >= 4 && team <= 32 && block_threads % 32 == 0 && col_lanes * col_tile <= 256 &&
          (!gather || (col_tile <= 8 && col_lanes * col_tile <= 64));
+}
+
+/// Which shapes of the panel kernels the registry compiles: teams of 8..32
+/// lanes, chunks of at most 64 columns whose staged rows are whole 16-byte
+/// pieces.
+constexpr bool spmm_panel_shape_compiled(int block_threads, int nz_lanes, int col_lanes, int col_tile,
+                                         int value_bytes) {
+  const int team = nz_lanes * col_lanes;
+  const int chunk = col_lanes * col_tile;
+  return team >= 8 && team <= 32 && block_threads % 32 == 0 && chunk <= 64 && (chunk * value_bytes) % 16 == 0;
 }
 
 /// The compile-time part of a configuration: which kernel instantiation.
@@ -125,14 +180,25 @@ struct spmm_config {
   item_order order = item_order::longest_first;
   dense_layout b_layout = dense_layout::col_major;
   dense_layout c_layout = dense_layout::col_major;
+  int32_t panel_rows = 0;   // panel kernels: rows of B per staged panel
+  int32_t group_items = 0;  // panel kernels: items per block
 
-  /// Br, Bt or Bc (see the header comment).
-  const char* b_tag() const {
-    if (b_layout == dense_layout::row_major) return kernel.access == spmm_b_access::rows ? "Br" : "B?";
+  /// Br, Bt, Bc, Pr<R>x<G> or Pc<R>x<G> (see the header comment).
+  std::string b_tag() const {
+    const bool row = b_layout == dense_layout::row_major;
+    if (kernel.access == spmm_b_access::panel)
+      return std::string(row ? "Pr" : "Pc") + std::to_string(panel_rows) + "x" + std::to_string(group_items);
+    if (row) return kernel.access == spmm_b_access::rows ? "Br" : "B?";
     return kernel.access == spmm_b_access::rows ? "Bt" : "Bc";
   }
   /// Column-major B read through a row-major staged copy.
   bool stages_b() const { return b_layout == dense_layout::col_major && kernel.access == spmm_b_access::rows; }
+  /// Shared memory a panel launch needs, in bytes (0 for the other kernels).
+  int64_t panel_smem_bytes(int value_bytes) const {
+    return kernel.access == spmm_b_access::panel
+               ? static_cast<int64_t>(panel_rows) * kernel.col_pass() * value_bytes
+               : 0;
+  }
 
   std::string name() const {
     std::ostringstream os;
@@ -144,7 +210,8 @@ struct spmm_config {
   }
   friend bool operator==(const spmm_config& a, const spmm_config& b) {
     return a.kernel == b.kernel && a.segment_cap == b.segment_cap && a.order == b.order &&
-           a.b_layout == b.b_layout && a.c_layout == b.c_layout;
+           a.b_layout == b.b_layout && a.c_layout == b.c_layout && a.panel_rows == b.panel_rows &&
+           a.group_items == b.group_items;
   }
   friend bool operator!=(const spmm_config& a, const spmm_config& b) { return !(a == b); }
 
@@ -181,10 +248,30 @@ struct spmm_config {
     PAISPARSE_EXPECTS(f[9] == "lf" || f[9] == "ro",
                       "spmm config '" << s << "': order field '" << f[9] << "' should be lf or ro");
     c.order = f[9] == "lf" ? item_order::longest_first : item_order::row_order;
-    PAISPARSE_EXPECTS(f[10] == "Br" || f[10] == "Bt" || f[10] == "Bc",
-                      "spmm config '" << s << "': B field '" << f[10] << "' should be Br, Bt or Bc");
-    c.b_layout = f[10] == "Br" ? dense_layout::row_major : dense_layout::col_major;
-    c.kernel.access = f[10] == "Bc" ? spmm_b_access::gather : spmm_b_access::rows;
+    const std::string& bf = f[10];
+    if (bf.size() > 2 && bf[0] == 'P' && (bf[1] == 'r' || bf[1] == 'c')) {  // Pr<R>x<G>, Pc<R>x<G>
+      const std::size_t x = bf.find('x');
+      const std::string rows = bf.substr(2, x == std::string::npos ? std::string::npos : x - 2);
+      const std::string items = x == std::string::npos ? std::string() : bf.substr(x + 1);
+      auto digits = [](const std::string& d) {
+        return !d.empty() && d.size() < 10 && d.find_first_not_of("0123456789") == std::string::npos;
+      };
+      PAISPARSE_EXPECTS(digits(rows) && digits(items),
+                        "spmm config '" << s << "': B field '" << bf
+                                        << "' should be P<r|c><panel rows>x<items per block>, e.g. Pc1024x64");
+      c.b_layout = bf[1] == 'r' ? dense_layout::row_major : dense_layout::col_major;
+      c.kernel.access = spmm_b_access::panel;
+      c.panel_rows = std::stoi(rows);
+      c.group_items = std::stoi(items);
+      PAISPARSE_EXPECTS(c.panel_rows >= 1 && c.panel_rows <= 65536 && c.group_items >= 1,
+                        "spmm config '" << s << "': B field '" << bf
+                                        << "': panel rows must be 1..65536 and items per block >= 1");
+    } else {
+      PAISPARSE_EXPECTS(bf == "Br" || bf == "Bt" || bf == "Bc",
+                        "spmm config '" << s << "': B field '" << bf << "' should be Br, Bt, Bc, Pr<R>x<G> or Pc<R>x<G>");
+      c.b_layout = bf == "Br" ? dense_layout::row_major : dense_layout::col_major;
+      c.kernel.access = bf == "Bc" ? spmm_b_access::gather : spmm_b_access::rows;
+    }
     PAISPARSE_EXPECTS(f[11] == "Cr" || f[11] == "Cc",
                       "spmm config '" << s << "': C field '" << f[11] << "' should be Cr or Cc");
     c.c_layout = f[11] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
@@ -207,6 +294,15 @@ inline std::vector<spmm_kernel_key> spmm_kernel_keys() {
                   if (spmm_shape_compiled(b, g, l, n, acc == spmm_b_access::gather))
                     keys.push_back({b, g, l, n, v, u, ik, acc});
     }
+  if (space::spmm_panel)  // 16-bit indices only (see the header comment)
+    for (int b : space::spmm_panel_block_threads)
+      for (int g : space::spmm_panel_nz_lanes)
+        for (int l : space::spmm_panel_col_lanes)
+          for (int n : space::spmm_panel_col_tile)
+            for (int v : space::spmm_vec_bytes)
+              for (int u : space::spmm_panel_unroll)
+                if (spmm_panel_shape_compiled(b, g, l, n, 2))  // 2-byte values: the strictest rule
+                  keys.push_back({b, g, l, n, v, u, index_kind::u16, spmm_b_access::panel});
   return keys;
 }
 
@@ -224,6 +320,11 @@ inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_byt
     os << "block of " << k.block_threads << " threads does not divide into warps and teams of " << team;
   else if (tile_bytes != 4 && tile_bytes != 8 && (tile_bytes % 16 != 0 || tile_bytes > 64))
     os << "a tile of " << k.col_tile << " columns is " << tile_bytes << " bytes; expected 4, 8, 16, 32, 48 or 64";
+  else if (k.access == spmm_b_access::panel &&
+           !spmm_panel_shape_compiled(k.block_threads, k.nz_lanes, k.col_lanes, k.col_tile, value_bytes))
+    os << "panel kernels need teams of 8..32 lanes and a chunk of at most 64 columns spanning whole 16-byte pieces";
+  else if (k.access == spmm_b_access::panel && k.index != index_kind::u16)
+    os << "panel kernels are compiled for 16-bit indices only";
   return os.str();
 }
 
@@ -232,6 +333,8 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
   std::string why = spmm_cannot_implement(c.kernel, value_bytes);
   if (why.empty() && c.b_layout == dense_layout::row_major && c.kernel.access == spmm_b_access::gather)
     why = "the gather kernels read column-major B only";
+  if (why.empty() && (c.kernel.access == spmm_b_access::panel) != (c.panel_rows > 0 && c.group_items > 0))
+    why = "panel rows and items per block are set for (and only for) the panel kernels";
   return why;
 }
 
@@ -269,9 +372,22 @@ inline std::vector<int64_t> spmm_segment_caps(const spmm_kernel_key& k, int valu
   return caps;
 }
 
+/// Panel heights worth trying for a panel kernel on K columns: those whose
+/// staged panel fits the shared-memory budget, up to the first that covers
+/// all of K (taller ones would stage the same rows).
+inline std::vector<int32_t> spmm_panel_rows_for(const spmm_kernel_key& k, int value_bytes, int32_t cols) {
+  std::vector<int32_t> out;
+  for (int r : space::spmm_panel_rows) {
+    if (static_cast<int64_t>(r) * k.col_pass() * value_bytes > space::spmm_panel_max_smem) continue;
+    out.push_back(r);
+    if (r >= cols) break;
+  }
+  return out;
+}
+
 /// Schedule knobs of a configuration.
 inline schedule_params spmm_schedule_params(const spmm_config& c, int value_bytes) {
-  return schedule_params{c.kernel.vec_bytes / value_bytes, c.segment_cap, c.order};
+  return schedule_params{c.kernel.vec_bytes / value_bytes, c.segment_cap, c.order, c.panel_rows};
 }
 
 /// The search space for a weight, N columns (n <= 0: every shape, caps for
@@ -289,6 +405,13 @@ inline std::vector<spmm_config> spmm_space(int value_bytes, const row_stats& s, 
     if (b_layout == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
     if (!spmm_cannot_implement(k, value_bytes).empty() || !spmm_shape_suits(k, n)) continue;
     if (std::find(index_kinds.begin(), index_kinds.end(), k.index) == index_kinds.end()) continue;
+    if (k.access == spmm_b_access::panel) {  // panels x groups; rows never capped, longest first within a panel
+      if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
+      for (int32_t rows : spmm_panel_rows_for(k, value_bytes, s.cols))
+        for (int gi : space::spmm_panel_group_items)
+          out.push_back({k, 0, item_order::longest_first, b_layout, c_layout, rows, gi});
+      continue;
+    }
     for (int64_t cap : spmm_segment_caps(k, value_bytes, s, resident_threads, n))
       for (item_order o : orders) out.push_back({k, cap, o, b_layout, c_layout});
   }

@@ -23,9 +23,10 @@
 //                    paisparse::col_major_view<T>(y, n_tokens * M, M),
 //                    n_tokens, {1.f, 0.f, bias});
 //
-// Column-major B can be read two ways (the tuner measures both): Bt stages
+// Column-major B can be read three ways (the tuner measures all): Bt stages
 // B into a row-major copy owned by the plan (a second, small kernel; then
-// 16-byte loads along the tokens), Bc gathers X[n][k] in place.
+// 16-byte loads along the tokens), Bc gathers X[n][k] in place, and the
+// panel kernels (Pc) stage panels of B in shared memory, reading X along K.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -34,6 +35,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "../format/csr.hpp"
 #include "../format/dense.hpp"
@@ -61,6 +63,23 @@ int64_t spmm_staged_ld(int32_t max_n) {
 }
 }  // namespace detail
 
+/// The weight re-encoded for a configuration, with split-row tables for up
+/// to max_n columns and, for the panel kernels, the item groups (blocking).
+template <class T>
+spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_config& config, int32_t max_n) {
+  const schedule_params p = spmm_schedule_params(config, static_cast<int>(sizeof(T)));
+  if (config.kernel.index == index_kind::u16)
+    return spmm_schedule<T>(build_schedule<uint16_t>(w, p), max_n, config.group_items);
+  return spmm_schedule<T>(build_schedule<int32_t>(w, p), max_n, config.group_items);
+}
+
+/// What distinguishes the schedules of configurations: candidates with the
+/// same key can share one (the tuner and the tests build each once).
+inline auto spmm_schedule_key(const spmm_config& c) {
+  return std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap,
+                         static_cast<int>(c.order), c.panel_rows, c.group_items);
+}
+
 /// One SpMM call with an already resolved kernel: stages B when the
 /// configuration says so (into `staged_b`, cols x staged_ld elements), then
 /// launches the kernel. Asynchronous; does not check its arguments (the
@@ -83,7 +102,9 @@ void spmm_execute(const spmm_config& config, spmm_launch_fn<T> launch, const spm
   } else {
     a.b = b.data;
     a.ldb = b.ld;
+    a.b_row_major = b.layout == dense_layout::row_major;
   }
+  a.panel_rows = config.panel_rows;
   a.c = c.data;
   a.c_row_stride = c.layout == dense_layout::row_major ? c.ld : 1;
   a.c_col_stride = c.layout == dense_layout::row_major ? 1 : c.ld;
@@ -198,9 +219,7 @@ class spmm_plan {
   void upload(const host_csr<T, int32_t>& w) {
     rows_ = w.rows();
     cols_ = w.cols();
-    const schedule_params p = spmm_schedule_params(config_, static_cast<int>(sizeof(T)));
-    if (config_.kernel.index == index_kind::u16) schedule_ = spmm_schedule<T>(build_schedule<uint16_t>(w, p), max_n_);
-    else schedule_ = spmm_schedule<T>(build_schedule<int32_t>(w, p), max_n_);
+    schedule_ = make_spmm_schedule(w, config_, max_n_);
     allocate_staging();
   }
   void allocate_staging() {

@@ -19,6 +19,7 @@
 #include "../epilog/linear_epilog.cuh"
 #include "../format/spmm_schedule.cuh"
 #include "../kernels/spmm_kernel.cuh"
+#include "../kernels/spmm_panel_kernel.cuh"
 #include "../prolog/spmm_prolog.cuh"
 #include "../reduction/column_tile_reduction.cuh"
 #include "spmm_config.hpp"
@@ -26,12 +27,15 @@
 namespace paisparse {
 
 /// Host arguments of one SpMM kernel launch, B already in the layout the
-/// kernel's access reads (row-major for rows, column-major for gather).
+/// kernel's access reads (row-major for rows, column-major for gather,
+/// either for panel, as b_row_major says).
 template <class T>
 struct spmm_launch_args {
   const spmm_schedule<T>* weight = nullptr;
   const T* b = nullptr;
   int64_t ldb = 0;
+  bool b_row_major = true;
+  int32_t panel_rows = 0;                        // panel kernels: the configuration's panel height
   T* c = nullptr;                                // C(m, n) at c[m * c_row_stride + n * c_col_stride]
   int64_t c_row_stride = 0, c_col_stride = 0;
   int32_t n = 0;
@@ -47,42 +51,83 @@ struct spmm_kernel_entry {
   spmm_launch_fn<T> launch;
 };
 
+namespace detail {
+/// What every SpMM launcher fills the same way.
+template <class T, class I, int ChunkCols>
+spmm_params<T, I> spmm_common_params(const spmm_launch_args<T>& a, int64_t b_vector_align) {
+  spmm_params<T, I> p;
+  p.w = a.weight->weight().template view<I>();
+  p.b = a.b;
+  p.ldb = a.ldb;
+  if (b_vector_align > 0)
+    p.b_vector = reinterpret_cast<uintptr_t>(a.b) % b_vector_align == 0 &&
+                 (a.ldb * static_cast<int64_t>(sizeof(T))) % b_vector_align == 0;
+  p.c = a.c;
+  p.c_row_stride = a.c_row_stride;
+  p.c_col_stride = a.c_col_stride;
+  p.n = a.n;
+  p.col_chunks = static_cast<int32_t>((static_cast<int64_t>(a.n) + ChunkCols - 1) / ChunkCols);
+  p.split = a.weight->split();
+  p.ep = a.ep;
+  return p;
+}
+}  // namespace detail
+
 /// The composition the registry instantiates for one kernel key.
 template <class T, class I, int BlockThreads, int NzLanes, int ColLanes, int ColTile, int VecBytes, int Unroll,
-          bool Gather>
+          spmm_b_access Access>
 struct spmm_composition {
-  using prolog = std::conditional_t<Gather, spmm_gather_prolog<T, I, VecBytes, Unroll, ColTile>,
-                                    spmm_row_prolog<T, I, VecBytes, Unroll, ColTile>>;
+  using prolog = std::conditional_t<
+      Access == spmm_b_access::panel, spmm_panel_prolog<T, I, VecBytes, Unroll, ColTile, ColLanes * ColTile>,
+      std::conditional_t<Access == spmm_b_access::gather, spmm_gather_prolog<T, I, VecBytes, Unroll, ColTile>,
+                         spmm_row_prolog<T, I, VecBytes, Unroll, ColTile>>>;
   using reduction = column_tile_reduction<NzLanes, ColLanes, ColTile>;
   using epilog = linear_epilog<T, runtime_activation>;
 
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
-    const device_schedule<T>& s = a.weight->weight();
-    if (s.n_items() == 0 || a.n <= 0) return;
-    PAISPARSE_EXPECTS(s.split_rows() == 0 || a.n <= a.weight->max_n(),
-                      "spmm: N = " << a.n << " exceeds the " << a.weight->max_n()
+    const spmm_schedule<T>& w = *a.weight;
+    if (w.weight().n_items() == 0 || a.n <= 0) return;
+    PAISPARSE_EXPECTS(w.split_rows() == 0 || a.n <= w.max_n(),
+                      "spmm: N = " << a.n << " exceeds the " << w.max_n()
                                    << " columns the split-row workspace was sized for");
-    spmm_params<T, I> p;
-    p.w = s.template view<I>();
-    p.b = a.b;
-    p.ldb = a.ldb;
-    if constexpr (prolog::b_vector_align > 0) {
-      constexpr int64_t al = prolog::b_vector_align;
-      p.b_vector = reinterpret_cast<uintptr_t>(a.b) % al == 0 &&
-                   (a.ldb * static_cast<int64_t>(sizeof(T))) % al == 0;
+    const spmm_params<T, I> p = detail::spmm_common_params<T, I, ColLanes * ColTile>(a, prolog::b_vector_align);
+    if constexpr (Access == spmm_b_access::panel) {
+      launch_panel(a, p, st);
+    } else {
+      const int64_t grid = spmm_grid<BlockThreads, NzLanes * ColLanes>(w.weight().n_items(), p.col_chunks);
+      PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                        "spmm: " << grid << " blocks exceed the grid limit; use a shape with wider chunks");
+      spmm_kernel<prolog, reduction, epilog, BlockThreads><<<static_cast<unsigned>(grid), BlockThreads, 0, st>>>(p);
+      PAISPARSE_CUDA_CHECK_LAST();
     }
-    p.c = a.c;
-    p.c_row_stride = a.c_row_stride;
-    p.c_col_stride = a.c_col_stride;
-    p.n = a.n;
-    p.col_chunks = static_cast<int32_t>((static_cast<int64_t>(a.n) + ColLanes * ColTile - 1) / (ColLanes * ColTile));
-    p.split = a.weight->split();
-    p.ep = a.ep;
-    const int64_t grid = spmm_grid<BlockThreads, NzLanes * ColLanes>(s.n_items(), p.col_chunks);
+  }
+
+ private:
+  static void launch_panel(const spmm_launch_args<T>& a, const spmm_params<T, I>& p, cudaStream_t st) {
+    const spmm_schedule<T>& w = *a.weight;
+    PAISPARSE_EXPECTS(w.group_start() != nullptr && a.panel_rows > 0,
+                      "spmm: a panel kernel needs a schedule built with item groups and a panel height");
+    const int64_t smem = static_cast<int64_t>(a.panel_rows) * ColLanes * ColTile * static_cast<int64_t>(sizeof(T));
+    auto kernel = &spmm_panel_kernel<prolog, reduction, epilog, BlockThreads>;
+    static const int optin = [kernel] {  // once per kernel: allow its largest dynamic shared memory
+      int dev = 0, bytes = 0;
+      PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
+      PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&bytes, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+      PAISPARSE_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+      return bytes;
+    }();
+    PAISPARSE_EXPECTS(smem <= optin, "spmm: a panel of " << a.panel_rows << " rows x " << ColLanes * ColTile
+                                                         << " columns needs " << smem << " bytes of shared memory; "
+                                                         << "the device allows " << optin << " per block");
+    spmm_panel_view g;
+    g.group_start = w.group_start();
+    g.panel_rows = a.panel_rows;
+    g.k = w.cols();
+    g.b_row_major = a.b_row_major ? 1 : 0;
+    const int64_t grid = static_cast<int64_t>(w.n_groups()) * p.col_chunks;
     PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
-                      "spmm: " << grid << " blocks exceed the grid limit; use a shape with wider chunks");
-    spmm_kernel<prolog, reduction, epilog, BlockThreads>
-        <<<static_cast<unsigned>(grid), BlockThreads, 0, st>>>(p);
+                      "spmm: " << grid << " blocks exceed the grid limit; use more items per block");
+    kernel<<<static_cast<unsigned>(grid), BlockThreads, static_cast<std::size_t>(smem), st>>>(p, g);
     PAISPARSE_CUDA_CHECK_LAST();
   }
 };
@@ -109,16 +154,42 @@ void add_spmm_entry(std::vector<spmm_kernel_entry<T>>& out) {
   if constexpr ((!gather || space::spmm_gather) && spmm_shape_compiled(b, g, l, n, gather) &&
                 v / vb * static_cast<int>(sizeof(I)) >= 4 && v / vb >= 1 &&
                 (tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64))) {
-    out.push_back({spmm_kernel_key{b, g, l, n, v, u, index_kind_of_v<I>,
-                                   gather ? spmm_b_access::gather : spmm_b_access::rows},
-                   &spmm_composition<T, I, b, g, l, n, v, u, gather>::launch});
+    constexpr spmm_b_access access = gather ? spmm_b_access::gather : spmm_b_access::rows;
+    out.push_back({spmm_kernel_key{b, g, l, n, v, u, index_kind_of_v<I>, access},
+                   &spmm_composition<T, I, b, g, l, n, v, u, access>::launch});
   }
 }
 
-template <class T, class I, std::size_t... Flat>
-std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>) {
+/// The panel kernels: their own lists, 16-bit indices only.
+template <class T, class I, std::size_t Flat>
+void add_spmm_panel_entry(std::vector<spmm_kernel_entry<T>>& out) {
+  constexpr std::size_t nu = space::spmm_panel_unroll.size();
+  constexpr std::size_t nv = space::spmm_vec_bytes.size();
+  constexpr std::size_t nn = space::spmm_panel_col_tile.size();
+  constexpr std::size_t nl = space::spmm_panel_col_lanes.size();
+  constexpr std::size_t ng = space::spmm_panel_nz_lanes.size();
+  constexpr std::size_t nb = space::spmm_panel_block_threads.size();
+  constexpr int u = space::spmm_panel_unroll[Flat % nu];
+  constexpr int v = space::spmm_vec_bytes[(Flat / nu) % nv];
+  constexpr int n = space::spmm_panel_col_tile[(Flat / nu / nv) % nn];
+  constexpr int l = space::spmm_panel_col_lanes[(Flat / nu / nv / nn) % nl];
+  constexpr int g = space::spmm_panel_nz_lanes[(Flat / nu / nv / nn / nl) % ng];
+  constexpr int b = space::spmm_panel_block_threads[(Flat / nu / nv / nn / nl / ng) % nb];
+  constexpr int vb = static_cast<int>(sizeof(T));
+  constexpr int tile_bytes = n * vb;
+  if constexpr (space::spmm_panel && std::is_same_v<I, uint16_t> && spmm_panel_shape_compiled(b, g, l, n, vb) &&
+                v / vb * static_cast<int>(sizeof(I)) >= 4 && v / vb >= 1 &&
+                (tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64))) {
+    out.push_back({spmm_kernel_key{b, g, l, n, v, u, index_kind_of_v<I>, spmm_b_access::panel},
+                   &spmm_composition<T, I, b, g, l, n, v, u, spmm_b_access::panel>::launch});
+  }
+}
+
+template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat>
+std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>, std::index_sequence<PanelFlat...>) {
   std::vector<spmm_kernel_entry<T>> out;
   (add_spmm_entry<T, I, Flat>(out), ...);
+  (add_spmm_panel_entry<T, I, PanelFlat>(out), ...);
   return out;
 }
 
@@ -130,7 +201,10 @@ const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
   static const std::vector<spmm_kernel_entry<T>> entries = detail::make_spmm_entries<T, I>(
       std::make_index_sequence<2 * space::spmm_block_threads.size() * space::spmm_nz_lanes.size() *
                                space::spmm_col_lanes.size() * space::spmm_col_tile.size() *
-                               space::spmm_vec_bytes.size() * space::spmm_unroll.size()>{});
+                               space::spmm_vec_bytes.size() * space::spmm_unroll.size()>{},
+      std::make_index_sequence<space::spmm_panel_block_threads.size() * space::spmm_panel_nz_lanes.size() *
+                               space::spmm_panel_col_lanes.size() * space::spmm_panel_col_tile.size() *
+                               space::spmm_vec_bytes.size() * space::spmm_panel_unroll.size()>{});
   return entries;
 }
 

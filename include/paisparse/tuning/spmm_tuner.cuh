@@ -113,10 +113,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                 space.end());
   PAISPARSE_EXPECTS(!space.empty(), "tune_spmm: no configuration matches the options (filter '" << opt.filter << "')");
   // Group candidates sharing a schedule so each schedule is built once.
-  auto sched_key = [](const spmm_config& c) {
-    return std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap,
-                           static_cast<int>(c.order));
-  };
+  auto sched_key = [](const spmm_config& c) { return spmm_schedule_key(c); };
   std::stable_sort(space.begin(), space.end(),
                    [&](const spmm_config& a, const spmm_config& b) { return sched_key(a) < sched_key(b); });
 
@@ -156,9 +153,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
       if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
         if (current_holds_best) best_schedule = std::move(current);
         current_holds_best = false;
-        const schedule_params p = spmm_schedule_params(r.config, static_cast<int>(sizeof(T)));
-        current = r.config.kernel.index == index_kind::u16 ? spmm_schedule<T>(build_schedule<uint16_t>(w, p), n)
-                                                           : spmm_schedule<T>(build_schedule<int32_t>(w, p), n);
+        current = make_spmm_schedule(w, r.config, n);
       }
       const std::string why = spmm_cannot_implement(r.config, static_cast<int>(sizeof(T)));
       PAISPARSE_EXPECTS(why.empty(), why);
