@@ -11,7 +11,8 @@
 // memory for both, and checks that both give the same final hidden state.
 //
 //   pruned_decoder [--sparsity 0.9 | 0.5,0.7,0.9,0.95,0.99] [--layers 32]
-//                  [--tokens 100] [--budget 2] [--seed 1] [--no-overlap] [--verbose]
+//                  [--tokens 100] [--budget 2] [--seed 1] [--overlap all|none|plans|kernels]
+//                  [--verbose]
 //
 // One layer, 6 kernels (4 of them linear layers):
 //
@@ -108,6 +109,16 @@ __device__ __forceinline__ void wait_for_previous_kernel() {
 constexpr int kBlock = 256;  // threads of the small kernels
 constexpr int kWarps = kBlock / 32;
 
+// What earlier kernels of the step wrote (h, qkv, gu) is read with ld.global.cg
+// (L2 only): with programmatic dependent launch a kernel is already running
+// while its predecessor writes, so neither the non-coherent read-only path
+// (ld.global.nc, which `const __restrict__` lets the compiler pick) nor lines
+// left in this SM's L1 may serve those reads.
+template <class V>
+__device__ __forceinline__ V load_produced(const T* p) {
+  return __ldcg(reinterpret_cast<const V*>(p));
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -154,9 +165,8 @@ __device__ __forceinline__ float inverse_rms(uint4 a, uint4 b, float* red) {
 /// 0..kPast-1, the new token's K and V are written to slot kPast. Warp w
 /// scores positions 16w..16w+15, lane l holds dimensions 4l..4l+3; the warps'
 /// partial softmax sums are combined through shared memory.
-__global__ void __launch_bounds__(kBlock) attention_kernel(const T* __restrict__ qkv, const T* __restrict__ resid,
-                                                          T* __restrict__ k_cache, T* __restrict__ v_cache,
-                                                          T* __restrict__ out) {
+__global__ void __launch_bounds__(kBlock) attention_kernel(const T* qkv, const T* resid, T* k_cache, T* v_cache,
+                                                          T* out) {
   constexpr int per_warp = kPast / kWarps;
   static_assert(kPast % kWarps == 0 && kHeadDim == 4 * 32, "attention_kernel: layout");
   __shared__ float red[kWarps];
@@ -174,25 +184,26 @@ __global__ void __launch_bounds__(kBlock) attention_kernel(const T* __restrict__
     kr[i] = *reinterpret_cast<const uint2*>(k_cache + at);
     vr[i] = *reinterpret_cast<const uint2*>(v_cache + at);
   }
+  // RoPE at position kPast, on interleaved pairs (2i, 2i + 1): lane l rotates pairs 2l and 2l + 1
+  float rope_sin[2], rope_cos[2];
+#pragma unroll
+  for (int p = 0; p < 2; ++p)
+    sincosf(kPast * powf(kRopeBase, -2.f * (2 * lane + p) / kHeadDim), &rope_sin[p], &rope_cos[p]);
   wait_for_previous_kernel();
 
-  const uint4* h4 = reinterpret_cast<const uint4*>(resid);
-  const uint4 ha = h4[threadIdx.x], hb = h4[threadIdx.x + kBlock];
+  const uint4 ha = load_produced<uint4>(resid + 8 * threadIdx.x);
+  const uint4 hb = load_produced<uint4>(resid + 8 * (threadIdx.x + kBlock));
   const int d0 = head * kHeadDim + 4 * lane;
   float q[4], kn[4], vn[4];
-  unpack4(*reinterpret_cast<const uint2*>(qkv + d0), q);
-  unpack4(*reinterpret_cast<const uint2*>(qkv + kHidden + d0), kn);
-  unpack4(*reinterpret_cast<const uint2*>(qkv + 2 * kHidden + d0), vn);
+  unpack4(load_produced<uint2>(qkv + d0), q);
+  unpack4(load_produced<uint2>(qkv + kHidden + d0), kn);
+  unpack4(load_produced<uint2>(qkv + 2 * kHidden + d0), vn);
   const float inv = inverse_rms(ha, hb, red);
 #pragma unroll
   for (int e = 0; e < 4; ++e) q[e] *= inv, kn[e] *= inv, vn[e] *= inv;
-  // RoPE at position kPast, on interleaved pairs (2i, 2i + 1)
 #pragma unroll
   for (int p = 0; p < 2; ++p) {
-    const int pair = 2 * lane + p;
-    const float angle = kPast * powf(kRopeBase, -2.f * pair / kHeadDim);
-    float sn, cs;
-    sincosf(angle, &sn, &cs);
+    const float sn = rope_sin[p], cs = rope_cos[p];
     const float q0 = q[2 * p], q1 = q[2 * p + 1], k0 = kn[2 * p], k1 = kn[2 * p + 1];
     q[2 * p] = q0 * cs - q1 * sn, q[2 * p + 1] = q0 * sn + q1 * cs;
     kn[2 * p] = k0 * cs - k1 * sn, kn[2 * p + 1] = k0 * sn + k1 * cs;
@@ -256,18 +267,17 @@ constexpr int kActBlocks = (kMlp + kBlock * kActPerThread - 1) / (kBlock * kActP
 static_assert(kMlp % kActPerThread == 0, "act_kernel: whole vectors");
 
 /// m = silu(g / r) * (u / r), with gu = [Wgate h; Wup h] and r = rms(h).
-__global__ void __launch_bounds__(kBlock) gated_silu_kernel(const T* __restrict__ gu, const T* __restrict__ resid,
-                                                           T* __restrict__ m) {
+__global__ void __launch_bounds__(kBlock) gated_silu_kernel(const T* gu, const T* resid, T* m) {
   __shared__ float red[kWarps];
   let_next_kernel_start();
   wait_for_previous_kernel();
-  const uint4* h4 = reinterpret_cast<const uint4*>(resid);
-  const uint4 ha = h4[threadIdx.x], hb = h4[threadIdx.x + kBlock];
+  const uint4 ha = load_produced<uint4>(resid + 8 * threadIdx.x);
+  const uint4 hb = load_produced<uint4>(resid + 8 * (threadIdx.x + kBlock));
   const int i = (blockIdx.x * kBlock + threadIdx.x) * kActPerThread;
   uint4 g{}, u{};
   if (i < kMlp) {
-    g = *reinterpret_cast<const uint4*>(gu + i);
-    u = *reinterpret_cast<const uint4*>(gu + kMlp + i);
+    g = load_produced<uint4>(gu + i);
+    u = load_produced<uint4>(gu + kMlp + i);
   }
   const float inv = inverse_rms(ha, hb, red);
   if (i >= kMlp) return;
@@ -429,8 +439,10 @@ struct options {
   int layers = 32;
   int tokens = 100;
   double budget = 2.0;
+  std::string filter;  // tune only configurations whose name contains this
   uint64_t seed = 1;
-  bool overlap = true;
+  bool overlap_plans = true;    // paisparse plans launch with programmatic dependent launch
+  bool overlap_kernels = true;  // and so do the attention and gated SiLU kernels
   bool verbose = false;
 };
 
@@ -440,7 +452,18 @@ struct activations {
 };
 
 enum class variant { dense, sparse };
-enum step_parts : unsigned { linear_part = 1, other_part = 2, all_parts = 3 };
+/// Which kernels a captured step contains: all of them, or parts (to time them alone).
+enum step_part : unsigned {
+  part_qkv = 1u << qkv_proj,
+  part_out = 1u << out_proj,
+  part_gate_up = 1u << gate_up_proj,
+  part_down = 1u << down_proj,
+  part_attention = 16,
+  part_gated_silu = 32,
+  linear_parts = part_qkv | part_out | part_gate_up | part_down,
+  other_parts = part_attention | part_gated_silu,
+  all_parts = linear_parts | other_parts
+};
 
 struct decoder {
   const options& opt;
@@ -497,25 +520,24 @@ struct decoder {
   /// final hidden state is in the variant's h.
   void step(variant v, cudaStream_t s, unsigned parts = all_parts) {
     activations& a = v == variant::sparse ? act_sparse : act_dense;
-    const bool lin = parts & linear_part, other = parts & other_part;
-    if (v == variant::dense && lin)  // the layer-0 residual (the sparse variant adds it as a bias)
+    if (v == variant::dense && (parts & part_out))  // the layer-0 residual (the sparse variant adds it as a bias)
       PAISPARSE_CUDA_TRY(cudaMemcpyAsync(a.h.data(), embed.data(), kHidden * sizeof(T), cudaMemcpyDeviceToDevice, s));
     const std::size_t cache_layer = static_cast<std::size_t>(kHeads) * kSlots * kHeadDim;
     for (int l = 0; l < layers; ++l) {
       const T* x0 = l == 0 ? embed.data() : a.h.data();
-      if (lin) linear(v, l, qkv_proj, x0, a.qkv.data(), 0.f, nullptr, s);
-      if (other)
-        launch(attention_kernel, kHeads, kBlock, s, opt.overlap, static_cast<const T*>(a.qkv.data()), x0,
+      if (parts & part_qkv) linear(v, l, qkv_proj, x0, a.qkv.data(), 0.f, nullptr, s);
+      if (parts & part_attention)
+        launch(attention_kernel, kHeads, kBlock, s, opt.overlap_kernels, static_cast<const T*>(a.qkv.data()), x0,
                k_cache.data() + l * cache_layer, v_cache.data() + l * cache_layer, a.attn.data());
-      if (lin) {
+      if (parts & part_out) {
         if (l == 0 && v == variant::sparse) linear(v, l, out_proj, a.attn.data(), a.h.data(), 0.f, embed.data(), s);
         else linear(v, l, out_proj, a.attn.data(), a.h.data(), 1.f, nullptr, s);
-        linear(v, l, gate_up_proj, a.h.data(), a.gu.data(), 0.f, nullptr, s);
       }
-      if (other)
-        launch(gated_silu_kernel, kActBlocks, kBlock, s, opt.overlap, static_cast<const T*>(a.gu.data()),
+      if (parts & part_gate_up) linear(v, l, gate_up_proj, a.h.data(), a.gu.data(), 0.f, nullptr, s);
+      if (parts & part_gated_silu)
+        launch(gated_silu_kernel, kActBlocks, kBlock, s, opt.overlap_kernels, static_cast<const T*>(a.gu.data()),
                static_cast<const T*>(a.h.data()), a.m.data());
-      if (lin) linear(v, l, down_proj, a.m.data(), a.h.data(), 1.f, nullptr, s);
+      if (parts & part_down) linear(v, l, down_proj, a.m.data(), a.h.data(), 1.f, nullptr, s);
     }
   }
 };
@@ -617,8 +639,11 @@ void usage() {
       "  --layers N           decoder layers (default 32)\n"
       "  --tokens N           timed graph replays per measurement (default 100)\n"
       "  --budget S           tuning time per distinct layer shape, seconds (default 2)\n"
+      "  --filter STR         tune only configurations whose name contains STR (e.g. tA: adaptive)\n"
       "  --seed N             weight seed (default 1)\n"
-      "  --no-overlap         launch every kernel without programmatic dependent launch\n"
+      "  --overlap MODE       programmatic dependent launch for: all (default), none, plans\n"
+      "                       (paisparse's kernels only) or kernels (the attention and SiLU kernels only)\n"
+      "  --no-overlap         same as --overlap none\n"
       "  --verbose            print the tuner's tables and a timing breakdown\n");
 }
 
@@ -662,13 +687,16 @@ row run_sparsity(decoder& dec, double sparsity, cudaStream_t stream, paisparse::
     paisparse::tune_options to;
     to.index_kinds = {paisparse::index_kind::u16};  // 2-byte indices: 4 bytes per nonzero in fp16
     to.time_budget_s = opt.budget;
+    to.filter = opt.filter;
     auto tuned = paisparse::tune_spmv(first[i], to);
     if (opt.verbose) tuned.print(std::cout, 5);
     names[i] = tuned.plan.name();
     const auto& best = tuned.candidates.front();
-    std::printf("  tuned %-7s %5d x %5d, nnz %9d: %-30s %7.2f us  (%zu candidates, %.1f s%s)\n", kShapes[i].name,
-                kShapes[i].rows, kShapes[i].cols, first[i].nnz(), names[i].c_str(), best.median_us,
-                tuned.candidates.size(), tuned.seconds, tuned.budget_exhausted ? ", budget reached" : "");
+    std::size_t tried = 0;
+    for (const auto& c : tuned.candidates) tried += c.status != paisparse::candidate_status::skipped;
+    std::printf("  tuned %-7s %5d x %5d, nnz %9d: %-30s %7.2f us  (%zu of %zu candidates in %.1f s)\n",
+                kShapes[i].name, kShapes[i].rows, kShapes[i].cols, first[i].nnz(), names[i].c_str(), best.median_us,
+                tried, tuned.candidates.size(), tuned.seconds);
     dec.plans[0][i] = std::move(tuned.plan);
   }
   out.tune_s = since(t_tune);
@@ -723,7 +751,7 @@ row run_sparsity(decoder& dec, double sparsity, cudaStream_t stream, paisparse::
   });
   for (auto& lp : dec.plans)
     for (auto& p : lp) {
-      p.set_overlap(opt.overlap);
+      p.set_overlap(opt.overlap_plans);
       out.sparse_bytes += static_cast<double>(p.weight_bytes());
     }
   for (int i = 0; i < n_linear; ++i)
@@ -741,9 +769,9 @@ row run_sparsity(decoder& dec, double sparsity, cudaStream_t stream, paisparse::
   const variant vs[2] = {variant::dense, variant::sparse};
   for (int k = 0; k < 2; ++k) {
     capture(full[k], stream, [&](cudaStream_t s) { dec.step(vs[k], s); });
-    capture(lin_only[k], stream, [&](cudaStream_t s) { dec.step(vs[k], s, linear_part); });
+    capture(lin_only[k], stream, [&](cudaStream_t s) { dec.step(vs[k], s, linear_parts); });
   }
-  capture(rest_only, stream, [&](cudaStream_t s) { dec.step(variant::sparse, s, other_part); });
+  capture(rest_only, stream, [&](cudaStream_t s) { dec.step(variant::sparse, s, other_parts); });
   out.dense_kernels = full[0].kernels;
   out.sparse_kernels = full[1].kernels;
 
@@ -774,6 +802,24 @@ row run_sparsity(decoder& dec, double sparsity, cudaStream_t stream, paisparse::
               out.dense_kernels, out.sparse_us, out.sparse_kernels, out.dense_us / out.sparse_us);
   std::printf("  parts alone: linear layers cuBLAS %.1f us, paisparse %.1f us; attention + gated SiLU %.1f us (%d kernels)\n",
               out.dense_lin_us, out.sparse_lin_us, out.other_us, rest_only.kernels);
+  if (opt.verbose) {  // each kind of kernel alone, replayed back to back over all layers
+    std::printf("  each kind alone, us per kernel (graph of %d of them):\n", dec.layers);
+    for (int i = 0; i < n_linear; ++i) {
+      double us[2];
+      for (int k = 0; k < 2; ++k) {
+        graph g;
+        capture(g, stream, [&](cudaStream_t s) { dec.step(vs[k], s, 1u << i); });
+        us[k] = time_replays(g, stream, opt.tokens, flusher) / dec.layers;
+      }
+      std::printf("    %-12s cuBLAS %8.2f  paisparse %8.2f\n", kShapes[i].name, us[0], us[1]);
+    }
+    const std::pair<const char*, unsigned> small[2] = {{"attention", part_attention}, {"gated SiLU", part_gated_silu}};
+    for (const auto& item : small) {
+      graph g;
+      capture(g, stream, [&](cudaStream_t s) { dec.step(variant::sparse, s, item.second); });
+      std::printf("    %-12s %8.2f\n", item.first, time_replays(g, stream, opt.tokens, flusher) / dec.layers);
+    }
+  }
   std::fflush(stdout);
   dec.plans.clear();
   return out;
@@ -803,10 +849,18 @@ int main(int argc, char** argv) try {
     } else if (arg == "--budget") {
       opt.budget = std::atof(value().c_str());
       PAISPARSE_EXPECTS(opt.budget > 0, "--budget: expected seconds > 0");
+    } else if (arg == "--filter") {
+      opt.filter = value();
     } else if (arg == "--seed") {
       opt.seed = std::strtoull(value().c_str(), nullptr, 10);
+    } else if (arg == "--overlap") {
+      const std::string m = value();
+      PAISPARSE_EXPECTS(m == "all" || m == "none" || m == "plans" || m == "kernels",
+                        "--overlap: '" << m << "', expected all, none, plans or kernels");
+      opt.overlap_plans = m == "all" || m == "plans";
+      opt.overlap_kernels = m == "all" || m == "kernels";
     } else if (arg == "--no-overlap") {
-      opt.overlap = false;
+      opt.overlap_plans = opt.overlap_kernels = false;
     } else if (arg == "--verbose") {
       opt.verbose = true;
     } else {
@@ -821,8 +875,10 @@ int main(int argc, char** argv) try {
   cudaDeviceProp prop{};
   PAISPARSE_CUDA_TRY(cudaGetDeviceProperties(&prop, 0));
   std::printf("pruned_decoder on %s: %d layers (hidden %d, %d heads x %d, MLP %d), fp16, KV cache of %d past positions,\n"
-              "graph replays timed: %d per measurement, L2 flushed before each; overlap %s\n",
-              prop.name, opt.layers, kHidden, kHeads, kHeadDim, kMlp, kPast, opt.tokens, opt.overlap ? "on" : "off");
+              "graph replays timed: %d per measurement, L2 flushed before each; programmatic dependent launch: plans %s, "
+              "other kernels %s\n",
+              prop.name, opt.layers, kHidden, kHeads, kHeadDim, kMlp, kPast, opt.tokens, opt.overlap_plans ? "on" : "off",
+              opt.overlap_kernels ? "on" : "off");
 
   decoder dec(opt);
   cudaStream_t stream;
