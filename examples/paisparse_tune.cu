@@ -271,6 +271,7 @@ int run(const cli& c, const paisparse::host_csr<float>& w32) {
     std::printf("\n== %s, N = %d%s\n", n == 1 ? "SpMV" : "SpMM", n,
                 n == 1 ? ""
                        : (std::string(", B ") + to_string(c.layouts.b) + ", C " + to_string(c.layouts.c)).c_str());
+    std::fflush(stdout);  // what was printed so far comes before the progress lines
     progress_bar bar(n == 1 ? "tuning spmv" : "tuning spmm n=" + std::to_string(n));
     opt.on_progress = [&bar](int done, int total, const std::string& name) { bar(done, total, name); };
     std::vector<table_row> rows;

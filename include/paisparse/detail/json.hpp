@@ -373,16 +373,19 @@ inline std::string string_literal(std::string_view s) {
   return out + "\"";
 }
 
-/// A finite double as a JSON number that reads back to the same value (NaN and
-/// infinities, which JSON cannot hold, are written as 0).
-inline std::string number_literal(double v) {
+/// A finite double rounded to `decimals` places, trailing zeros dropped
+/// ("8.928", "12", "-0.5"); NaN and infinities are written as 0.
+inline std::string fixed_literal(double v, int decimals) {
   if (!std::isfinite(v)) return "0";
-  char buf[40];
-  for (int prec = 6; prec <= 17; ++prec) {  // the shortest of these that round-trips
-    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  std::string s = buf;
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
   }
-  return buf;
+  if (s == "-0") s = "0";
+  return s;
 }
 
 }  // namespace paisparse::detail::json

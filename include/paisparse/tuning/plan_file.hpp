@@ -30,14 +30,16 @@
 //     "n": 1,
 //     "rows": 4096,
 //     "cols": 4096,
-//     "nnz": 167772,
-//     "pattern_hash": "0x2f0c5b8d1e6a9c43",
-//     "values_hash": "0x90d1be07aa3c5e12",
+//     "nnz": 1677722,
+//     "pattern_hash": "0xcf8bba47a44c546e",
+//     "values_hash": "0xc32603f7bb59c8a5",
 //     "gpu_name": "NVIDIA H100 80GB HBM3",
 //     "compute_capability": "9.0",
-//     "config": "b256.tA2.r1.v16.u2.u16.c0.lf",
-//     "info": { "median_us": 5.1, "gbps": 140, "tuned_at": "2025-01-31T12:00:00Z", ... }
+//     "config": "b256.t32.r1.v8.u1.u16.c0.lf",
+//     "info": { "median_us": 8.928, "gbps": 755.3, "tuned_at": "2026-11-24T14:11:46Z", ... }
 //   }
+//
+// An SpMM file has "max_n", "b_layout" and "c_layout" in place of "n".
 //
 // Host-only C++17 (no CUDA compiler needed; current_gpu_identity calls the
 // CUDA runtime). Every malformed file is a paisparse::error naming the file,
@@ -333,7 +335,7 @@ inline void check_plan_key(const plan_record& r, const plan_key& expected, std::
 
 /// The record as JSON text (the layout shown at the top of this header).
 inline std::string format_plan_record(const plan_record& r) {
-  using detail::json::number_literal;
+  using detail::json::fixed_literal;  // informational numbers: rounded, readable
   using detail::json::string_literal;
   const plan_key& k = r.key;
   std::ostringstream os;
@@ -359,16 +361,16 @@ inline std::string format_plan_record(const plan_record& r) {
      << "  \"compute_capability\": \"" << k.gpu.compute_capability() << "\",\n"
      << "  \"config\": " << string_literal(r.config) << ",\n"
      << "  \"info\": {\n"
-     << "    \"median_us\": " << number_literal(r.info.median_us) << ",\n"
-     << "    \"gbps\": " << number_literal(r.info.gbps) << ",\n"
+     << "    \"median_us\": " << fixed_literal(r.info.median_us, 3) << ",\n"
+     << "    \"gbps\": " << fixed_literal(r.info.gbps, 1) << ",\n"
      << "    \"tuned_at\": " << string_literal(r.info.tuned_at) << ",\n"
-     << "    \"tune_seconds\": " << number_literal(r.info.tune_seconds) << ",\n"
+     << "    \"tune_seconds\": " << fixed_literal(r.info.tune_seconds, 3) << ",\n"
      << "    \"candidates\": " << r.info.candidates << ",\n"
      << "    \"budget_exhausted\": " << (r.info.budget_exhausted ? "true" : "false") << ",\n"
      << "    \"top\": [";
   for (std::size_t i = 0; i < r.info.top.size(); ++i)
     os << (i ? ",\n      " : "\n      ") << "{\"config\": " << string_literal(r.info.top[i].config)
-       << ", \"median_us\": " << number_literal(r.info.top[i].median_us) << "}";
+       << ", \"median_us\": " << fixed_literal(r.info.top[i].median_us, 3) << "}";
   os << (r.info.top.empty() ? "]\n" : "\n    ]\n") << "  }\n}\n";
   return os.str();
 }
