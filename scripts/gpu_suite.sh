@@ -44,6 +44,16 @@ if command -v compute-sanitizer > /dev/null; then
     --gtest_filter='SpmvApi*:SpmvEdge*:SpmvBadInput*:EveryCandidate/1.MatrixSet'
   step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 "$B/tests/paisparse_gpu_tests" \
     --gtest_filter='SpmvApi/1.RepeatedRuns*:SpmvEdge*'
+  # SpMM: the API tests and every 11th candidate of the fp16 sweep (all
+  # kernel families, every matrix) under memcheck; the panel kernels (the
+  # ones with shared memory) under racecheck
+  if [ -x "$B/tests/paisparse_spmm_tests" ]; then
+    step memcheck_spmm env PAISPARSE_SPMM_SWEEP_STRIDE=11 compute-sanitizer --tool memcheck --report-api-errors no \
+      --error-exitcode 1 "$B/tests/paisparse_spmm_tests" \
+      --gtest_filter='SpmmApi*:SpmmEdge*:SpmmBadInput*:SpmmEveryCandidate/1.MatrixSet'
+    step racecheck_spmm env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=.P compute-sanitizer --tool racecheck \
+      --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
+  fi
 fi
 [ -x "$B/examples/quickstart" ] && step quickstart "$B/examples/quickstart"
 if [ -x "$B/bench/paisparse_bench" ]; then
@@ -56,7 +66,8 @@ fi
 
 echo
 echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
-grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log "$OUT"/memcheck.log "$OUT"/racecheck.log 2>/dev/null
+grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log \
+  "$OUT"/memcheck.log "$OUT"/racecheck.log "$OUT"/memcheck_spmm.log "$OUT"/racecheck_spmm.log 2>/dev/null
 grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
 [ -f "$OUT/bench_spmv.md" ] && tail -n 6 "$OUT/bench_spmv.md"
-for k in tests spmm_tests memcheck racecheck quickstart bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
+for k in tests spmm_tests memcheck racecheck memcheck_spmm racecheck_spmm quickstart bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done

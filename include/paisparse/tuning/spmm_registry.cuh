@@ -134,54 +134,56 @@ struct spmm_composition {
 
 namespace detail {
 
+/// Kernel shape number Flat of the cartesian product of the lists (block
+/// threads, nz lanes, col lanes, col tile, vector bytes, unroll; unroll
+/// fastest). `rest` is Flat / size, for a further outer dimension.
+template <const auto& Blocks, const auto& NzLanes, const auto& ColLanes, const auto& ColTiles, const auto& Unrolls,
+          std::size_t Flat>
+struct spmm_flat_shape {
+  static constexpr std::size_t nu = Unrolls.size(), nv = space::spmm_vec_bytes.size(), nn = ColTiles.size(),
+                               nl = ColLanes.size(), ng = NzLanes.size(), nb = Blocks.size();
+  static constexpr std::size_t size = nu * nv * nn * nl * ng * nb;
+  static constexpr int u = Unrolls[Flat % nu];
+  static constexpr int v = space::spmm_vec_bytes[(Flat / nu) % nv];
+  static constexpr int n = ColTiles[(Flat / nu / nv) % nn];
+  static constexpr int l = ColLanes[(Flat / nu / nv / nn) % nl];
+  static constexpr int g = NzLanes[(Flat / nu / nv / nn / nl) % ng];
+  static constexpr int b = Blocks[(Flat / nu / nv / nn / nl / ng) % nb];
+  static constexpr std::size_t rest = Flat / size;
+};
+
+/// Whether values T, indices I, vectors of V bytes and tiles of N columns make a kernel.
+template <class T, class I, int V, int N>
+constexpr bool spmm_types_fit() {
+  constexpr int vb = static_cast<int>(sizeof(T));
+  constexpr int tile_bytes = N * vb;
+  return V / vb * static_cast<int>(sizeof(I)) >= 4 && V / vb >= 1 &&
+         (tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64));
+}
+
 template <class T, class I, std::size_t Flat>
 void add_spmm_entry(std::vector<spmm_kernel_entry<T>>& out) {
-  constexpr std::size_t nu = space::spmm_unroll.size();
-  constexpr std::size_t nv = space::spmm_vec_bytes.size();
-  constexpr std::size_t nn = space::spmm_col_tile.size();
-  constexpr std::size_t nl = space::spmm_col_lanes.size();
-  constexpr std::size_t ng = space::spmm_nz_lanes.size();
-  constexpr std::size_t nb = space::spmm_block_threads.size();
-  constexpr int u = space::spmm_unroll[Flat % nu];
-  constexpr int v = space::spmm_vec_bytes[(Flat / nu) % nv];
-  constexpr int n = space::spmm_col_tile[(Flat / nu / nv) % nn];
-  constexpr int l = space::spmm_col_lanes[(Flat / nu / nv / nn) % nl];
-  constexpr int g = space::spmm_nz_lanes[(Flat / nu / nv / nn / nl) % ng];
-  constexpr int b = space::spmm_block_threads[(Flat / nu / nv / nn / nl / ng) % nb];
-  constexpr bool gather = Flat / nu / nv / nn / nl / ng / nb == 1;
-  constexpr int vb = static_cast<int>(sizeof(T));
-  constexpr int tile_bytes = n * vb;
-  if constexpr ((!gather || space::spmm_gather) && spmm_shape_compiled(b, g, l, n, gather) &&
-                v / vb * static_cast<int>(sizeof(I)) >= 4 && v / vb >= 1 &&
-                (tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64))) {
+  using s = spmm_flat_shape<space::spmm_block_threads, space::spmm_nz_lanes, space::spmm_col_lanes,
+                            space::spmm_col_tile, space::spmm_unroll, Flat>;
+  constexpr bool gather = s::rest == 1;
+  if constexpr ((!gather || space::spmm_gather) && spmm_shape_compiled(s::b, s::g, s::l, s::n, gather) &&
+                spmm_types_fit<T, I, s::v, s::n>()) {
     constexpr spmm_b_access access = gather ? spmm_b_access::gather : spmm_b_access::rows;
-    out.push_back({spmm_kernel_key{b, g, l, n, v, u, index_kind_of_v<I>, access},
-                   &spmm_composition<T, I, b, g, l, n, v, u, access>::launch});
+    out.push_back({spmm_kernel_key{s::b, s::g, s::l, s::n, s::v, s::u, index_kind_of_v<I>, access},
+                   &spmm_composition<T, I, s::b, s::g, s::l, s::n, s::v, s::u, access>::launch});
   }
 }
 
 /// The panel kernels: their own lists, 16-bit indices only.
 template <class T, class I, std::size_t Flat>
 void add_spmm_panel_entry(std::vector<spmm_kernel_entry<T>>& out) {
-  constexpr std::size_t nu = space::spmm_panel_unroll.size();
-  constexpr std::size_t nv = space::spmm_vec_bytes.size();
-  constexpr std::size_t nn = space::spmm_panel_col_tile.size();
-  constexpr std::size_t nl = space::spmm_panel_col_lanes.size();
-  constexpr std::size_t ng = space::spmm_panel_nz_lanes.size();
-  constexpr std::size_t nb = space::spmm_panel_block_threads.size();
-  constexpr int u = space::spmm_panel_unroll[Flat % nu];
-  constexpr int v = space::spmm_vec_bytes[(Flat / nu) % nv];
-  constexpr int n = space::spmm_panel_col_tile[(Flat / nu / nv) % nn];
-  constexpr int l = space::spmm_panel_col_lanes[(Flat / nu / nv / nn) % nl];
-  constexpr int g = space::spmm_panel_nz_lanes[(Flat / nu / nv / nn / nl) % ng];
-  constexpr int b = space::spmm_panel_block_threads[(Flat / nu / nv / nn / nl / ng) % nb];
-  constexpr int vb = static_cast<int>(sizeof(T));
-  constexpr int tile_bytes = n * vb;
-  if constexpr (space::spmm_panel && std::is_same_v<I, uint16_t> && spmm_panel_shape_compiled(b, g, l, n, vb) &&
-                v / vb * static_cast<int>(sizeof(I)) >= 4 && v / vb >= 1 &&
-                (tile_bytes == 4 || tile_bytes == 8 || (tile_bytes % 16 == 0 && tile_bytes <= 64))) {
-    out.push_back({spmm_kernel_key{b, g, l, n, v, u, index_kind_of_v<I>, spmm_b_access::panel},
-                   &spmm_composition<T, I, b, g, l, n, v, u, spmm_b_access::panel>::launch});
+  using s = spmm_flat_shape<space::spmm_panel_block_threads, space::spmm_panel_nz_lanes, space::spmm_panel_col_lanes,
+                            space::spmm_panel_col_tile, space::spmm_panel_unroll, Flat>;
+  if constexpr (space::spmm_panel && std::is_same_v<I, uint16_t> &&
+                spmm_panel_shape_compiled(s::b, s::g, s::l, s::n, static_cast<int>(sizeof(T))) &&
+                spmm_types_fit<T, I, s::v, s::n>()) {
+    out.push_back({spmm_kernel_key{s::b, s::g, s::l, s::n, s::v, s::u, index_kind_of_v<I>, spmm_b_access::panel},
+                   &spmm_composition<T, I, s::b, s::g, s::l, s::n, s::v, s::u, spmm_b_access::panel>::launch});
   }
 }
 
@@ -199,12 +201,12 @@ std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>
 template <class T, class I>
 const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
   static const std::vector<spmm_kernel_entry<T>> entries = detail::make_spmm_entries<T, I>(
-      std::make_index_sequence<2 * space::spmm_block_threads.size() * space::spmm_nz_lanes.size() *
-                               space::spmm_col_lanes.size() * space::spmm_col_tile.size() *
-                               space::spmm_vec_bytes.size() * space::spmm_unroll.size()>{},
-      std::make_index_sequence<space::spmm_panel_block_threads.size() * space::spmm_panel_nz_lanes.size() *
-                               space::spmm_panel_col_lanes.size() * space::spmm_panel_col_tile.size() *
-                               space::spmm_vec_bytes.size() * space::spmm_panel_unroll.size()>{});
+      std::make_index_sequence<2 * detail::spmm_flat_shape<space::spmm_block_threads, space::spmm_nz_lanes,
+                                                           space::spmm_col_lanes, space::spmm_col_tile,
+                                                           space::spmm_unroll, 0>::size>{},
+      std::make_index_sequence<detail::spmm_flat_shape<space::spmm_panel_block_threads, space::spmm_panel_nz_lanes,
+                                                       space::spmm_panel_col_lanes, space::spmm_panel_col_tile,
+                                                       space::spmm_panel_unroll, 0>::size>{});
   return entries;
 }
 

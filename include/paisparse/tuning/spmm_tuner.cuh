@@ -8,6 +8,11 @@
 // comes from HBM; a staged-B candidate's time includes its staging kernel).
 // A candidate that fails the check can never win. Returns the fastest as a
 // plan for N up to n, with the whole table.
+//
+// Order: candidates sharing a schedule run together (each schedule is built
+// once). With N >= 8 the panel kernels (B staged in shared memory) run
+// first, since they are built for that range; with N < 8 the others do. So
+// a time budget that stops the tuner early cuts the less likely half.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -20,6 +25,7 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "../format/csr.hpp"
@@ -112,10 +118,13 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                                [&](const spmm_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
                 space.end());
   PAISPARSE_EXPECTS(!space.empty(), "tune_spmm: no configuration matches the options (filter '" << opt.filter << "')");
-  // Group candidates sharing a schedule so each schedule is built once.
+  // Group candidates sharing a schedule so each schedule is built once; the
+  // likelier family first (see the header comment).
   auto sched_key = [](const spmm_config& c) { return spmm_schedule_key(c); };
-  std::stable_sort(space.begin(), space.end(),
-                   [&](const spmm_config& a, const spmm_config& b) { return sched_key(a) < sched_key(b); });
+  auto family = [n](const spmm_config& c) { return (c.kernel.access == spmm_b_access::panel) == (n >= 8) ? 0 : 1; };
+  std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
+    return std::make_pair(family(a), sched_key(a)) < std::make_pair(family(b), sched_key(b));
+  });
 
   const int32_t rows = w.rows(), cols = w.cols();
   const int64_t ldb = std::max<int64_t>(1, layouts.b == dense_layout::row_major ? n : cols);
