@@ -2,13 +2,15 @@
 # On a machine with a GPU: runs the whole GPU test suite (with the DLMC
 # matrices when data/dlmc-dev.tar.gz or $PAISPARSE_DLMC_DIR is there), the
 # suite's API tests under compute-sanitizer memcheck and racecheck, the
-# quickstart example and the SpMV benchmark (JSON, Markdown table, PNG plots),
-# then prints a short summary.
+# quickstart example and the benchmark's default set (SpMV and a small SpMM
+# subset; JSON, Markdown table, PNG plots), then prints a short summary.
 #
 #   scripts/gpu_suite.sh [build-dir]        (default: build; binaries built beforehand,
 #                                            e.g. by `cmake --workflow --preset default`)
 # Logs and the benchmark JSON go to $OUT (default: ./out).
 # SUITE_SKIP can hold any of: tests sanitizer quickstart bench.
+# BENCH_ARGS replaces the benchmark's extra flags (default --tune_budget=6,
+# which keeps the default set under 8 minutes on the H100).
 set -u
 B=${1:-build}
 OUT=${OUT:-out}
@@ -35,6 +37,7 @@ step() {  # name, command...
 
 step tests "$B/tests/paisparse_gpu_tests"
 [ -x "$B/tests/paisparse_spmm_tests" ] && step spmm_tests "$B/tests/paisparse_spmm_tests"
+[ -x "$B/tests/paisparse_plan_cache_tests" ] && step plan_cache_tests "$B/tests/paisparse_plan_cache_tests"
 # memcheck: --report-api-errors no, because the tuner's in-graph event timing
 # is refused under the sanitizer (cudaEventElapsedTime: invalid argument) and
 # falls back to stream timing by design; every API status is still checked by
@@ -56,18 +59,24 @@ if command -v compute-sanitizer > /dev/null; then
   fi
 fi
 [ -x "$B/examples/quickstart" ] && step quickstart "$B/examples/quickstart"
+if [ -x "$B/examples/load_and_run" ]; then  # example 2: tunes into a fresh cache, then loads from it
+  rm -rf "$OUT/plan-cache"
+  step load_and_run "$B/examples/load_and_run" --cache "$OUT/plan-cache" --budget 5
+  step load_and_run_cached "$B/examples/load_and_run" --cache "$OUT/plan-cache" --expect-cached
+fi
 if [ -x "$B/bench/paisparse_bench" ]; then
-  step bench "$B/bench/paisparse_bench" --benchmark_out="$OUT/bench_spmv.json" --benchmark_out_format=json ${BENCH_ARGS:-}
-  if [ -f "$OUT/bench_spmv.json" ] && python3 -c "import matplotlib" 2> /dev/null; then
-    step plots python3 bench/plot.py "$OUT/bench_spmv.json" -o "$OUT/plots"
-    python3 bench/table.py "$OUT/bench_spmv.json" > "$OUT/bench_spmv.md"
+  step bench "$B/bench/paisparse_bench" --benchmark_out="$OUT/bench.json" --benchmark_out_format=json ${BENCH_ARGS---tune_budget=6}
+  [ -f "$OUT/bench.json" ] && python3 bench/table.py "$OUT/bench.json" > "$OUT/bench.md"
+  if [ -f "$OUT/bench.json" ] && python3 -c "import matplotlib" 2> /dev/null; then
+    step plots python3 bench/plot.py "$OUT/bench.json" -o "$OUT/plots"
   fi
 fi
 
 echo
 echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
-grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log \
+grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log "$OUT"/plan_cache_tests.log \
   "$OUT"/memcheck.log "$OUT"/racecheck.log "$OUT"/memcheck_spmm.log "$OUT"/racecheck_spmm.log 2>/dev/null
 grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
-[ -f "$OUT/bench_spmv.md" ] && tail -n 6 "$OUT/bench_spmv.md"
-for k in tests spmm_tests memcheck racecheck memcheck_spmm racecheck_spmm quickstart bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
+[ -f "$OUT/bench.md" ] && tail -n 12 "$OUT/bench.md"
+for k in tests spmm_tests plan_cache_tests memcheck racecheck memcheck_spmm racecheck_spmm quickstart load_and_run \
+  load_and_run_cached bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
