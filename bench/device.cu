@@ -211,9 +211,24 @@ rotation_timing time_rotation(const std::function<void(int copy, cudaStream_t)>&
   t.copies = copies;
   const int64_t rounds = (static_cast<int64_t>(opt.min_launches) + copies - 1) / copies;
   t.launches = static_cast<int>(rounds * copies);
+  int samples = opt.samples;
   auto launch_all = [&] {
     for (int j = 0; j < t.launches; ++j) launch(j % copies, stream);
   };
+  if (opt.max_seconds > 0) {  // one call, timed after an untimed one, predicts the whole measurement
+    launch(0, stream);
+    event_pair ev;
+    ev.start(stream);
+    launch(0, stream);
+    ev.stop(stream);
+    const double call_s = ev.elapsed_us() * 1e-6;
+    auto planned_s = [&] { return 2.0 * (samples + 1) * t.launches * call_s; };  // two modes, warm-up included
+    if (planned_s() > opt.max_seconds && t.launches > copies) t.launches = copies, t.capped = true;
+    if (planned_s() > opt.max_seconds && samples > 5) {
+      samples = std::max(5, static_cast<int>(opt.max_seconds / (2.0 * t.launches * call_s)) - 1);
+      t.capped = t.capped || samples < opt.samples;
+    }
+  }
 
   // stream launches
   {
@@ -221,7 +236,7 @@ rotation_timing time_rotation(const std::function<void(int copy, cudaStream_t)>&
     launch_all();  // warm-up
     PAISPARSE_CUDA_TRY(cudaStreamSynchronize(stream));
     std::vector<double> us;
-    for (int s = 0; s < opt.samples; ++s) {
+    for (int s = 0; s < samples; ++s) {
       ev.start(stream);
       launch_all();
       ev.stop(stream);
@@ -251,7 +266,7 @@ rotation_timing time_rotation(const std::function<void(int copy, cudaStream_t)>&
     PAISPARSE_CUDA_TRY(cudaStreamSynchronize(stream));
     event_pair ev;
     std::vector<double> us;
-    for (int s = 0; s < opt.samples; ++s) {
+    for (int s = 0; s < samples; ++s) {
       ev.start(stream);
       PAISPARSE_CUDA_TRY(cudaGraphLaunch(exec, stream));
       ev.stop(stream);

@@ -78,11 +78,17 @@ struct rotation_timing {
   std::string graph_error;     // why graph capture failed, when it did
   int copies = 1;              // copies rotated over
   int launches = 0;            // launches per sample (a multiple of copies)
+  bool capped = false;         // fewer launches / samples than asked, to stay within max_seconds
 };
 
 struct rotation_options {
   int samples = 15;
   int min_launches = 20;
+  /// 0: no cap. Otherwise a call is timed once first, and if the two modes
+  /// would take longer than this, a sample becomes one rotation (a call this
+  /// slow needs no amortizing of the events), then the samples are cut (to 5
+  /// at least). For cuSPARSE's slowest SpMM algorithms (tens of ms per call).
+  double max_seconds = 0;
 };
 
 /// How many copies of `bytes_per_copy` bytes to rotate over so one rotation
@@ -95,7 +101,9 @@ int rotation_copies(int64_t bytes_per_copy, bool hot_l2, double factor, int64_t 
 ///          between two events, divided by L;
 ///  graph:  the same L launches captured into a CUDA graph once, each sample
 ///          one replay between two events, divided by L.
-/// One untimed rotation (and one untimed replay) warms up first. Blocking.
+/// One untimed rotation (and one untimed replay) warms up first. With
+/// opt.max_seconds, slow calls get fewer launches and samples (see
+/// rotation_options). Blocking.
 /// Throws paisparse::error on stream-mode failures; graph failures are
 /// recorded in graph_error.
 rotation_timing time_rotation(const std::function<void(int copy, cudaStream_t)>& launch, int copies,

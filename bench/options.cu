@@ -204,6 +204,8 @@ void print_usage(std::ostream& os) {
         "  --rotate_factor=2.2     cold L2: rotate over copies touching at least this many times the L2 size\n"
         "  --samples=15            timed samples per measurement (median, p10 and p90 reported)\n"
         "  --min_launches=20       launches per sample at least (rounded up to whole rotations)\n"
+        "  --timing_cap=2          seconds one method's timing may take in a case: slower calls (cuSPARSE's\n"
+        "                          slowest SpMM algorithms) get one rotation per sample and >= 5 samples (0: off)\n"
         "  --verbose               print the tuner's candidate table and progress to stderr\n"
         "\n"
         "Each case reports, in microseconds per call, stream launches and CUDA-graph replay for each method;\n"
@@ -329,6 +331,9 @@ bench_options parse_options(int& argc, char** argv) {
       opt.min_launches = static_cast<int>(parse_int("min_launches", v));
       PAISPARSE_EXPECTS(opt.min_launches >= 1 && opt.min_launches <= 1000000,
                         "--min_launches=" << v << ": expected 1..1000000");
+    } else if (value_of("timing_cap", v)) {
+      opt.timing_cap_s = parse_double("timing_cap", v);
+      PAISPARSE_EXPECTS(opt.timing_cap_s >= 0, "--timing_cap=" << v << ": expected >= 0 seconds");
     } else if (arg == "--verbose" || arg == "-v") {
       opt.verbose = true;
     } else {

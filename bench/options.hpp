@@ -74,6 +74,7 @@ struct bench_options {
   double rotate_factor = 2.2;        // cold L2: bytes per rotation >= rotate_factor x L2
   int samples = 15;                  // timed samples per measurement (median, p10, p90)
   int min_launches = 20;             // launches per sample at least (a multiple of the copy count)
+  double timing_cap_s = 2;           // per method and case: slow calls get fewer launches / samples (0: off)
   bool verbose = false;
   bool summary_to_stderr = false;    // set when Google Benchmark writes JSON/CSV to stdout
   bool list_only = false;            // --benchmark_list_tests was given

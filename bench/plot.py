@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots paisparse_bench results (Google Benchmark JSON) as PNG files.
 
-    python3 bench/plot.py out/bench_spmv.json [more.json ...] -o out/plots
+    python3 bench/plot.py out/bench.json [more.json ...] -o out/plots
 
 Writes, for whatever the inputs contain (missing sets are skipped):
   speedup_vs_cusparse.png  paisparse speedup over the best cuSPARSE CSR
@@ -236,7 +236,7 @@ def plot_breakeven(runs, mode, out_path, plt, np):
     keys = sorted(data)
     ncols = min(3, len(keys))
     nrows = (len(keys) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 4.0 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(max(7.0, 5.2 * ncols), 4.2 * nrows), squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.set_visible(False)
     print(f"plot.py: sparsity from which paisparse beats dense cuBLAS ({mode} timing; '<=': at the lowest measured)")
@@ -256,13 +256,15 @@ def plot_breakeven(runs, mode, out_path, plt, np):
         for i, shape in enumerate(shapes):
             pts = per_shape[shape]
             ys = curve(lambda n: {s: v for (nn, s), v in pts.items() if nn == n})
-            ax.plot(ns, ys, "-", marker="o", markersize=4, color=cmap(i % 10), label=shape, alpha=0.8)
+            jitter = 1 + 0.04 * (i - (len(shapes) - 1) / 2)  # shapes with equal values stay visible
+            ax.plot([n * jitter for n in ns], ys, "-", marker="o", markersize=4, color=cmap(i % 10), label=shape,
+                    alpha=0.8)
         merged = defaultdict(list)
         for pts in per_shape.values():
             for k, v in pts.items():
                 merged[k].extend(v)
         ys = curve(lambda n: {s: v for (nn, s), v in merged.items() if nn == n})
-        ax.plot(ns, ys, "-", color="black", linewidth=2.2, marker="s", label="all shapes")
+        ax.plot(ns, ys, "-", color="black", linewidth=2.2, marker="s", label="all shapes", zorder=1)
         for n, y in zip(ns, ys):
             lowest_n = min(s for (nn, s) in merged if nn == n)
             txt = "never" if y == 1.0 else ("<= " if y == lowest_n else "") + f"{y:g}"
@@ -277,7 +279,7 @@ def plot_breakeven(runs, mode, out_path, plt, np):
         ax.set_title(f"{key[0]}, {key[1]} rows, {key[2]} layout\n(1.0: never; dotted: lowest measured)", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
-    fig.suptitle(f"paisparse vs dense cuBLAS: break-even sparsity ({mode} timing)")
+    fig.suptitle(f"Sparsity from which paisparse beats dense cuBLAS ({mode} timing)", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(out_path, dpi=130)
     plt.close(fig)

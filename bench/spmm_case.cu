@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <iostream>
@@ -105,7 +106,7 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
   const cudaStream_t stream = dev.stream();
   const int vb = static_cast<int>(sizeof(T));
   const double tol = 2 * relative_tolerance<T>();
-  const rotation_options ropt{opt.samples, opt.min_launches};
+  const rotation_options ropt{opt.samples, opt.min_launches, opt.timing_cap_s};
   PAISPARSE_EXPECTS(spec.n > 1 && spec.n <= INT32_MAX, spec.name << ": SpMM case with N = " << spec.n);
   const int32_t n = static_cast<int32_t>(spec.n);
   const dense_layout layout = dense_of(spec.layout);
@@ -192,6 +193,10 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
         const rotation_timing t =
             time_rotation([&](int copy, cudaStream_t s) { sp.run(i, copy, s); }, sp.copies(), ropt, stream);
         state.counters[key + "_us"] = t.stream.median;
+        if (t.capped) {  // --timing_cap: fewer launches per sample and / or samples than asked
+          state.counters[key + "_samples"] = t.stream.n;
+          state.counters[key + "_launches"] = t.launches;
+        }
         if (t.graph_ok) state.counters[key + "_graph_us"] = t.graph.median;
         else
           std::cerr << "paisparse_bench: " << spec.name << ": " << alg_name
@@ -236,12 +241,25 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
     to.time_budget_s = opt.tune_budget_s;
     to.cold_l2 = !opt.hot_l2;
     to.stream = stream;
-    if (opt.verbose)
-      to.on_progress = [&](int done, int total, const std::string& name) {
+    // tune_spmm counts its float64 reference (single-threaded; 10-30 s on a
+    // large layer at N = 128) against the budget, so a budget of a few
+    // seconds would leave one candidate. The budget is meant for the search:
+    // on the first progress call (the reference is done) it is moved to
+    // start there. This relies on tune_spmm reading opt.time_budget_s before
+    // each candidate, through the reference it was given to `to`.
+    const auto tune_start = std::chrono::steady_clock::now();
+    double reference_s = -1;
+    to.on_progress = [&](int done, int total, const std::string& name) {
+      if (reference_s < 0) {
+        reference_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tune_start).count();
+        if (to.time_budget_s > 0) to.time_budget_s += reference_s;
+      }
+      if (opt.verbose)
         std::cerr << "\r  tuning " << spec.name << ": " << done << "/" << total << " " << name << "                "
                   << (done == total ? "\n" : "") << std::flush;
-      };
+    };
     spmm_tune_result<T> tuned = tune_spmm(w, n, spmm_layouts{layout, layout}, to);
+    state.counters["tune_reference_s"] = reference_s;
     if (opt.verbose) tuned.print(std::cerr, 12);
     res.tune_s = tuned.seconds;
     res.config = tuned.plan.name();

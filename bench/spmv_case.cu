@@ -38,7 +38,7 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
   const cudaStream_t stream = dev.stream();
   const int vb = static_cast<int>(sizeof(T));
   const double tol = 2 * relative_tolerance<T>();
-  const rotation_options ropt{opt.samples, opt.min_launches};
+  const rotation_options ropt{opt.samples, opt.min_launches, opt.timing_cap_s};
   PAISPARSE_EXPECTS(spec.n == 1, spec.name << ": batch n = " << spec.n << " is an SpMM case (run_spmm_case)");
 
   // ---- the weight and x
