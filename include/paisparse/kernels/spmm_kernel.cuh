@@ -81,27 +81,28 @@ struct spmm_contract {
 }  // namespace detail
 
 namespace detail {
-/// The end of an item for one lane: its share of the tile's columns (those
-/// this nz lane finishes, below `valid`) through stage 3 when the row is
-/// split, then the epilog. acc holds the team's sums (after reduce).
+/// The end of an item for one lane: stage 3 when its row is split, then the
+/// epilog for the tile columns this nz lane finishes (below `valid`). acc
+/// holds the team's sums (after reduce). Every lane of the warp calls it
+/// (stage 3 is warp-collective); has_item: the lane's team holds an item.
 template <class Reduction, class Epilog, class T, class I>
-__device__ __forceinline__ void spmm_finish(const spmm_params<T, I>& p, int32_t row_word, int32_t c0, int valid,
-                                            int nz_lane, const float (&acc)[Reduction::col_tile]) {
+__device__ __forceinline__ void spmm_finish(const spmm_params<T, I>& p, bool has_item, int32_t row_word, int32_t chunk,
+                                            int32_t c0, int valid, int nz_lane, float (&acc)[Reduction::col_tile]) {
   const int32_t row = row_word & 0x7fffffff;
-  const bool split = row_word < 0;
+  const bool split = has_item && row_word < 0;
+  bool write = has_item && !split;
+  if (__any_sync(0xffffffffu, split)) {  // stage 3: the row's workspace, a counter per column chunk
+    const int64_t base = split ? static_cast<int64_t>(p.split.row_slot[row]) * p.split.stride : 0;
+    write |= Reduction::combine_tile(split, acc, p.split.workspace + base + c0, p.split.counters + base + chunk,
+                                     split ? p.w.row_items[row] : 0, valid, nz_lane);
+  }
+  if (!write) return;
 #pragma unroll
   for (int j = 0; j < Reduction::col_tile; ++j) {
     if (!Reduction::finishes(j, nz_lane) || j >= valid) continue;
     const int32_t col = c0 + j;
-    float total = acc[j];
-    if (split) {  // stage 3: one workspace element and counter per (split row, column)
-      const int64_t slot = static_cast<int64_t>(p.split.row_slot[row]) * p.split.stride + col;
-      if (!atomic_stage_combine(acc[j], static_cast<int32_t>(slot), p.w.row_items[row], p.split.workspace,
-                                p.split.counters, total))
-        continue;
-    }
     Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
-                  total, p.ep);
+                  acc[j], p.ep);
   }
 }
 }  // namespace detail
@@ -150,9 +151,7 @@ __global__ void __launch_bounds__(BlockThreads)
                                                        p.b_vector != 0, nz_lane, acc);
   }
   Reduction::reduce(acc);  // every lane of the warp takes part
-  if (!has_item) return;
-
-  detail::spmm_finish<Reduction, Epilog>(p, row_word, c0, valid, nz_lane, acc);
+  detail::spmm_finish<Reduction, Epilog>(p, has_item, row_word, chunk, c0, valid, nz_lane, acc);
 }
 
 /// Blocks of an SpMM launch: item groups x column chunks.

@@ -17,8 +17,9 @@
 //               tile is one shared load (Prolog::accumulate);
 //   3. reduce   shuffles over the nz lanes (column_tile_reduction);
 //   4. finish   rows cut at panel boundaries meet in stage 3 (fp32 atomics,
-//               the last arriver applies the epilog), others go straight to
-//               the epilog (detail::spmm_finish, shared with spmm_kernel).
+//               one counter per row and chunk; the last team to arrive
+//               applies the epilog), others go straight to the epilog
+//               (detail::spmm_finish, shared with spmm_kernel).
 //
 // A panel of B is read from L2 once per block rather than once per nonzero,
 // and column-major B (an LLM's row-major activations) needs no separate
@@ -88,7 +89,7 @@ __global__ void __launch_bounds__(BlockThreads)
     if (has_item && valid > 0)
       Prolog::template accumulate<Reduction::nz_lanes>(p.w.values, p.w.indices, begin, nvec, bs_lane, nz_lane, acc);
     Reduction::reduce(acc);
-    if (has_item) detail::spmm_finish<Reduction, Epilog>(p, p.w.item_row[it], c0, valid, nz_lane, acc);
+    detail::spmm_finish<Reduction, Epilog>(p, has_item, p.w.item_row[it], chunk, c0, valid, nz_lane, acc);
   }
 }
 

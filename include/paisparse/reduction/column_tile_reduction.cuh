@@ -11,10 +11,10 @@
 //                 (lane distances ColLanes .. team / 2), after which every
 //                 nz lane holds the team's sums of its column tile;
 //   3. atomic     for a row the schedule split into several items, each
-//                 item's sums go through atomic_stage_combine
-//                 (reduction/four_stage.cuh), one workspace element and one
-//                 counter per (split row, output column); the last item to
-//                 arrive gets the total.
+//                 item's team adds its tile to a workspace row (fp32
+//                 atomics, one element per output column), then bumps one
+//                 counter per (split row, column chunk); the team that
+//                 arrives last reads back the totals (combine_tile).
 //
 // Finishing (stage 3 and the epilog) is spread over the nz lanes: nz lane
 // (j mod NzLanes) finishes tile column j, so a team issues its stores and
@@ -24,6 +24,8 @@
 //   Reduction::team_threads, nz_lanes, col_lanes, col_tile
 //   Reduction::reduce(acc)              every lane of the warp must call it
 //   Reduction::finishes(j, nz_lane)     whether this lane finishes column j
+//   Reduction::combine_tile(active, acc, ws, counter, items, valid, nz_lane)
+//                                       stage 3; every lane of the warp must call it
 #pragma once
 
 #include <cstdint>
@@ -53,6 +55,41 @@ struct column_tile_reduction {
   }
 
   __device__ __forceinline__ static bool finishes(int j, int nz_lane) { return j % NzLanes == nz_lane; }
+
+  /// Stage 3 for split rows. `active`: this lane's team holds an item of a
+  /// split row; `ws` points at the row's workspace element of the lane's
+  /// first tile column, `counter` at the row's counter for this column chunk
+  /// (both zero between launches, and left so); `items`: the row's items.
+  /// Each lane adds the columns it finishes (below `valid`); the team's first
+  /// lane counts the arrival once for the team. Returns true in the lanes of
+  /// the last team to arrive, whose finished columns of acc then hold the
+  /// row's totals. A fence per lane per item orders the adds before the
+  /// count; a counter per chunk rather than per column keeps the atomics to
+  /// one per nonzero output element plus one per team.
+  __device__ __forceinline__ static bool combine_tile(bool active, float (&acc)[ColTile], float* ws, int32_t* counter,
+                                                      int32_t items, int valid, int nz_lane) {
+    if (active) {
+#pragma unroll
+      for (int j = 0; j < ColTile; ++j)
+        if (finishes(j, nz_lane) && j < valid) atomicAdd(ws + j, acc[j]);
+      __threadfence();
+    }
+    __syncwarp();
+    const int lane = static_cast<int>(threadIdx.x) % 32;
+    const int leader = lane & ~(team_threads - 1);
+    int last = 0;
+    if (active && lane == leader) {
+      last = atomicAdd(counter, 1) == items - 1;
+      if (last) *counter = 0;  // every other team of the row has arrived
+    }
+    last = __shfl_sync(0xffffffffu, last, leader);
+    if (!active || !last) return false;
+    __threadfence();
+#pragma unroll
+    for (int j = 0; j < ColTile; ++j)
+      if (finishes(j, nz_lane) && j < valid) acc[j] = atomicExch(ws + j, 0.f);
+    return true;
+  }
 };
 
 }  // namespace paisparse

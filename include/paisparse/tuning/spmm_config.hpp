@@ -88,13 +88,13 @@
 #define PAISPARSE_SPMM_PANEL_UNROLL 2
 #endif
 #ifndef PAISPARSE_SPMM_PANEL_ROWS  // run time: rows of B per panel the tuner tries
-#define PAISPARSE_SPMM_PANEL_ROWS 256, 512, 1024, 2048, 4096
+#define PAISPARSE_SPMM_PANEL_ROWS 256, 512, 1024, 2048, 4096, 8192
 #endif
 #ifndef PAISPARSE_SPMM_PANEL_GROUP_ITEMS  // run time: items per block the tuner tries
 #define PAISPARSE_SPMM_PANEL_GROUP_ITEMS 64, 256
 #endif
-#ifndef PAISPARSE_SPMM_PANEL_MAX_SMEM  // run time: largest staged panel the tuner tries, bytes (2 blocks per SM)
-#define PAISPARSE_SPMM_PANEL_MAX_SMEM (112 * 1024)
+#ifndef PAISPARSE_SPMM_PANEL_MAX_SMEM  // run time: largest staged panel the tuner tries, bytes (sm_90: 227 KiB a block)
+#define PAISPARSE_SPMM_PANEL_MAX_SMEM (227 * 1024)
 #endif
 
 namespace paisparse {
@@ -372,17 +372,18 @@ inline std::vector<int64_t> spmm_segment_caps(const spmm_kernel_key& k, int valu
   return caps;
 }
 
-/// Panel heights worth trying for a panel kernel on K columns: those whose
-/// staged panel fits the shared-memory budget, up to the first that covers
-/// all of K (taller ones would stage the same rows).
+/// Panel heights worth trying for a panel kernel on K columns: K itself
+/// when the whole of B's chunk fits the shared-memory budget (rows are then
+/// never cut), else the two tallest of the list that fit. Shorter panels cut
+/// every row into more items, each paying stage 3, for nothing.
 inline std::vector<int32_t> spmm_panel_rows_for(const spmm_kernel_key& k, int value_bytes, int32_t cols) {
-  std::vector<int32_t> out;
-  for (int r : space::spmm_panel_rows) {
-    if (static_cast<int64_t>(r) * k.col_pass() * value_bytes > space::spmm_panel_max_smem) continue;
-    out.push_back(r);
-    if (r >= cols) break;
-  }
-  return out;
+  auto fits = [&](int64_t r) { return r * k.col_pass() * value_bytes <= space::spmm_panel_max_smem; };
+  if (cols >= 1 && cols <= 65536 && fits(cols)) return {cols};
+  std::vector<int32_t> fit;
+  for (int r : space::spmm_panel_rows)
+    if (fits(r) && r < cols) fit.push_back(r);
+  if (fit.size() > 2) fit.erase(fit.begin(), fit.end() - 2);
+  return fit;
 }
 
 /// Schedule knobs of a configuration.
