@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <thread>
 #include <vector>
 
 #include "format/csr.hpp"
@@ -48,43 +49,59 @@ reference_result spmm_reference(const host_csr<T, I>& w, const host_dense_ref<T>
   reference_result out;
   out.value.assign(total, 0.0);
   out.scale.assign(total, 0.0);
-  std::vector<double> acc(static_cast<std::size_t>(n)), mag(static_cast<std::size_t>(n));
-  for (int32_t r = 0; r < w.rows(); ++r) {
-    std::fill(acc.begin(), acc.end(), 0.0);
-    std::fill(mag.begin(), mag.end(), 0.0);
-    for (int32_t k = w.row_offsets()[r]; k < w.row_offsets()[r + 1]; ++k) {
-      const double v = to_float(w.values()[k]);
-      const int64_t col = static_cast<int64_t>(w.col_indices()[k]);
+  // rows in parallel blocks (each output element is written by one thread)
+  auto rows = [&](int32_t r0, int32_t r1) {
+    std::vector<double> acc(static_cast<std::size_t>(n)), mag(static_cast<std::size_t>(n));
+    for (int32_t r = r0; r < r1; ++r) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      std::fill(mag.begin(), mag.end(), 0.0);
+      for (int32_t k = w.row_offsets()[r]; k < w.row_offsets()[r + 1]; ++k) {
+        const double v = to_float(w.values()[k]);
+        const int64_t col = static_cast<int64_t>(w.col_indices()[k]);
+        for (int32_t j = 0; j < n; ++j) {
+          const double t = v * b.at(col, j);
+          acc[j] += t;
+          mag[j] += std::fabs(t);
+        }
+      }
       for (int32_t j = 0; j < n; ++j) {
-        const double t = v * b.at(col, j);
-        acc[j] += t;
-        mag[j] += std::fabs(t);
+        double v = alpha * acc[j];
+        double m = std::fabs(alpha) * mag[j];
+        if (read_c) {
+          const double c = beta * c0->at(r, j);
+          v += c;
+          m += std::fabs(c);
+        }
+        if (bias) {
+          const double bb = to_float((*bias)[static_cast<std::size_t>(r)]);
+          v += bb;
+          m += std::fabs(bb);
+        }
+        switch (act) {
+          case activation::relu: v = v > 0 ? v : 0; break;
+          case activation::gelu: v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); break;
+          case activation::silu: v = v / (1.0 + std::exp(-v)); break;
+          default: break;
+        }
+        const std::size_t i = static_cast<std::size_t>(r) * static_cast<std::size_t>(n) + static_cast<std::size_t>(j);
+        out.value[i] = v;
+        out.scale[i] = m;
       }
     }
-    for (int32_t j = 0; j < n; ++j) {
-      double v = alpha * acc[j];
-      double m = std::fabs(alpha) * mag[j];
-      if (read_c) {
-        const double c = beta * c0->at(r, j);
-        v += c;
-        m += std::fabs(c);
-      }
-      if (bias) {
-        const double bb = to_float((*bias)[static_cast<std::size_t>(r)]);
-        v += bb;
-        m += std::fabs(bb);
-      }
-      switch (act) {
-        case activation::relu: v = v > 0 ? v : 0; break;
-        case activation::gelu: v = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))); break;
-        case activation::silu: v = v / (1.0 + std::exp(-v)); break;
-        default: break;
-      }
-      const std::size_t i = static_cast<std::size_t>(r) * static_cast<std::size_t>(n) + static_cast<std::size_t>(j);
-      out.value[i] = v;
-      out.scale[i] = m;
-    }
+  };
+  const int64_t work = static_cast<int64_t>(w.nnz()) * n;
+  const int threads = work < (int64_t{1} << 22)
+                          ? 1
+                          : static_cast<int>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1u, 32u));
+  std::vector<std::thread> pool;
+  const int32_t per = static_cast<int32_t>((static_cast<int64_t>(w.rows()) + threads - 1) / threads);
+  for (int t = 1; t < threads; ++t) {
+    const auto r0 = static_cast<int32_t>(std::min<int64_t>(static_cast<int64_t>(t) * per, w.rows()));
+    const auto r1 = static_cast<int32_t>(std::min<int64_t>(static_cast<int64_t>(t + 1) * per, w.rows()));
+    if (r0 < r1) pool.emplace_back(rows, r0, r1);
   }
+  rows(0, std::min(per, w.rows()));
+  for (auto& th : pool) th.join();
   return out;
 }
 
