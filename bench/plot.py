@@ -31,7 +31,7 @@ import re
 import sys
 from collections import defaultdict
 
-NAME_SUFFIXES = ("iterations:", "manual_time", "real_time", "repeats:", "threads:", "min_time:", "min_warmup_time:")
+from results import NAME_SUFFIXES, beats_from
 
 
 def load_runs(paths):
@@ -208,17 +208,6 @@ def plot_per_shape(runs, what, mode, out_path, ylabel, title, log_y, plt, np, re
     plt.close(fig)
     print(f"plot.py: wrote {out_path}")
     return True
-
-
-def beats_from(points):
-    """points: {sparsity: [speedup, ...]}; the lowest sparsity at and above which every speedup > 1, or None."""
-    best = None
-    for s in sorted(points, reverse=True):
-        if all(x > 1 for x in points[s]):
-            best = s
-        else:
-            break
-    return best
 
 
 def plot_breakeven(runs, mode, out_path, plt, np):

@@ -20,7 +20,8 @@ import re
 import sys
 from collections import defaultdict
 
-NAME_SUFFIXES = ("iterations:", "manual_time", "real_time", "repeats:", "threads:", "min_time:", "min_warmup_time:")
+from results import NAME_SUFFIXES, beats_from
+
 SPMM_ALGS = {0: "DEFAULT", 1: "ALG1", 2: "ALG2", 3: "ALG3"}
 
 
@@ -133,17 +134,6 @@ def geomean_table(rows):
               f"| {fmt(geomean(d['cublas']))} | {fmt(geomean(d['floor']))} |")
 
 
-def from_sparsity(points):
-    """points: {sparsity: [speedup, ...]}; the lowest sparsity at and above which every speedup > 1."""
-    best = None
-    for s in sorted(points, reverse=True):
-        if all(x > 1 for x in points[s]):
-            best = s
-        else:
-            break
-    return best
-
-
 def breakeven_table(rows):
     """Sparsity from which paisparse beats dense cuBLAS, per (type, N, layout, dist) and shape."""
     data = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))  # key -> shape -> sparsity -> [x]
@@ -179,7 +169,7 @@ def breakeven_table(rows):
         def cell(pts):
             if not pts:
                 return ""
-            s = from_sparsity(pts)
+            s = beats_from(pts)
             if s is None:
                 return "never"
             return f"<= {s:g}" if s == min(pts) else f"{s:g}"  # the lowest measured wins already
