@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../io/detail/parse.hpp"  // io::quote
 
 namespace paisparse::detail::json {
 
@@ -45,26 +46,6 @@ struct value {
   std::vector<std::pair<std::string, value>> members;  // kind::object, in file order
   int line = 0, column = 0;                            // where the value starts (1-based)
 };
-
-/// A token for an error message: printable ASCII as is, other bytes as \xNN,
-/// cut at `max` characters, in single quotes.
-inline std::string quote_token(std::string_view s, std::size_t max = 40) {
-  static const char hex[] = "0123456789abcdef";
-  std::string out = "'";
-  const std::size_t shown = s.size() > max ? max : s.size();
-  for (std::size_t i = 0; i < shown; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  if (shown < s.size()) out += "...";
-  return out + "'";
-}
 
 class parser {
  public:
@@ -93,7 +74,7 @@ class parser {
   std::string describe_here() const {
     if (at_end()) return "end of file";
     const std::size_t n = std::min<std::size_t>(12, s_.size() - pos_);
-    return "text " + quote_token(s_.substr(pos_, n));
+    return "text " + io::quote(s_.substr(pos_, n));
   }
 
   void skip_blanks() {
@@ -159,11 +140,11 @@ class parser {
       std::string key = parse_string();
       for (const auto& m : v.members)
         if (m.first == key)
-          fail_at(key_line, key_col, "member " + quote_token(key) + " appears twice in the object opened at line " +
+          fail_at(key_line, key_col, "member " + io::quote(key) + " appears twice in the object opened at line " +
                                          std::to_string(open_line) + ", column " + std::to_string(open_col));
       skip_blanks();
       if (at_end()) fail_unclosed("object", open_line, open_col);
-      if (peek() != ':') fail("expected ':' after member name " + quote_token(key) + ", found " + describe_here());
+      if (peek() != ':') fail("expected ':' after member name " + io::quote(key) + ", found " + describe_here());
       ++pos_;
       skip_blanks();
       if (at_end()) fail_unclosed("object", open_line, open_col);
@@ -246,7 +227,7 @@ class parser {
       if (c >= '0' && c <= '9') d = static_cast<uint32_t>(c - '0');
       else if (c >= 'a' && c <= 'f') d = static_cast<uint32_t>(c - 'a' + 10);
       else if (c >= 'A' && c <= 'F') d = static_cast<uint32_t>(c - 'A' + 10);
-      else fail("expected 4 hexadecimal digits after \\u, found " + quote_token(s_.substr(pos_, 4)));
+      else fail("expected 4 hexadecimal digits after \\u, found " + io::quote(s_.substr(pos_, 4)));
       cp = cp * 16 + d;
     }
     pos_ += 4;
@@ -267,7 +248,7 @@ class parser {
       }
       if (c < 0x20)
         fail(c == '\n' ? std::string("a line break inside a string (no closing '\"' on the line?)")
-                       : "control byte " + quote_token(s_.substr(pos_, 1)) + " inside a string: expected it escaped");
+                       : "control byte " + io::quote(s_.substr(pos_, 1)) + " inside a string: expected it escaped");
       if (c != '\\') {
         out += static_cast<char>(c);
         ++pos_;
@@ -304,7 +285,7 @@ class parser {
         }
         default:
           fail_at(line_, esc_col,
-                  "unknown escape " + quote_token(s_.substr(pos_ - 2, 2)) +
+                  "unknown escape " + io::quote(s_.substr(pos_ - 2, 2)) +
                       " in a string: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX");
       }
     }

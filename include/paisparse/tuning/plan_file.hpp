@@ -413,14 +413,14 @@ class plan_fields {
     errno = 0;
     const long long x = integral ? std::strtoll(t.c_str(), nullptr, 10) : 0;
     if (!integral || errno == ERANGE || x < lo || x > hi)
-      fail(*v, "field '" + prefix_ + key + "' = " + json::quote_token(t) + ": expected " + expect);
+      fail(*v, "field '" + prefix_ + key + "' = " + detail::io::quote(t) + ": expected " + expect);
     return x;
   }
 
   double number(const char* key, bool required = true) {
     const json::value* v = get(key, json::kind::number, "a number", required);
     if (!v) return 0;
-    if (!std::isfinite(v->number)) fail(*v, "field '" + prefix_ + key + "' = " + json::quote_token(v->text) + ": expected a finite number");
+    if (!std::isfinite(v->number)) fail(*v, "field '" + prefix_ + key + "' = " + detail::io::quote(v->text) + ": expected a finite number");
     return v->number;
   }
 
@@ -477,18 +477,18 @@ inline plan_record parse_plan_record(std::string_view text, std::string_view nam
 
   const json::value* format = f.get("format", json::kind::string, "\"paisparse-plan\"");
   if (format->text != "paisparse-plan")
-    f.fail(*format, "field 'format' = " + json::quote_token(format->text) + ": expected \"paisparse-plan\" (not a paisparse plan file?)");
+    f.fail(*format, "field 'format' = " + detail::io::quote(format->text) + ": expected \"paisparse-plan\" (not a paisparse plan file?)");
   f.integer("format_version", 1, 1);
   k.library_version = f.string("library_version", "a version string such as \"0.1.0\"");
 
   const json::value* op = f.get("operation", json::kind::string, "\"spmv\" or \"spmm\"");
   if (op->text != "spmv" && op->text != "spmm")
-    f.fail(*op, "field 'operation' = " + json::quote_token(op->text) + ": expected \"spmv\" or \"spmm\"");
+    f.fail(*op, "field 'operation' = " + detail::io::quote(op->text) + ": expected \"spmv\" or \"spmm\"");
   k.operation = op->text == "spmv" ? plan_operation::spmv : plan_operation::spmm;
 
   const json::value* vt = f.get("value_type", json::kind::string, "\"fp32\", \"fp16\" or \"bf16\"");
   if (vt->text != "fp32" && vt->text != "fp16" && vt->text != "bf16")
-    f.fail(*vt, "field 'value_type' = " + json::quote_token(vt->text) + ": expected \"fp32\", \"fp16\" or \"bf16\"");
+    f.fail(*vt, "field 'value_type' = " + detail::io::quote(vt->text) + ": expected \"fp32\", \"fp16\" or \"bf16\"");
   k.value_type = vt->text;
 
   constexpr int64_t i32max = std::numeric_limits<int32_t>::max();
@@ -499,7 +499,7 @@ inline plan_record parse_plan_record(std::string_view text, std::string_view nam
     for (const char* key : {"b_layout", "c_layout"}) {
       const json::value* l = f.get(key, json::kind::string, "\"row_major\" or \"col_major\"");
       if (l->text != "row_major" && l->text != "col_major")
-        f.fail(*l, std::string("field '") + key + "' = " + json::quote_token(l->text) + ": expected \"row_major\" or \"col_major\"");
+        f.fail(*l, std::string("field '") + key + "' = " + detail::io::quote(l->text) + ": expected \"row_major\" or \"col_major\"");
       (key[0] == 'b' ? k.b_layout : k.c_layout) =
           l->text == "row_major" ? dense_layout::row_major : dense_layout::col_major;
     }
@@ -511,7 +511,7 @@ inline plan_record parse_plan_record(std::string_view text, std::string_view nam
     const json::value* h = f.get(key, json::kind::string, "\"0x\" and 16 hexadecimal digits");
     uint64_t v = 0;
     if (!detail::parse_hex64(h->text, v))
-      f.fail(*h, std::string("field '") + key + "' = " + json::quote_token(h->text) + ": expected \"0x\" and 16 hexadecimal digits");
+      f.fail(*h, std::string("field '") + key + "' = " + detail::io::quote(h->text) + ": expected \"0x\" and 16 hexadecimal digits");
     (key[0] == 'p' ? k.weight.pattern_hash : k.weight.values_hash) = v;
   }
   k.gpu.name = f.string("gpu_name");
@@ -523,7 +523,7 @@ inline plan_record parse_plan_record(std::string_view text, std::string_view nam
                     t.size() - dot - 1 < 4 &&
                     t.find_first_not_of("0123456789", 0) == dot &&
                     t.find_first_not_of("0123456789", dot + 1) == std::string::npos;
-    if (!ok) f.fail(*cc, "field 'compute_capability' = " + json::quote_token(t) + ": expected \"major.minor\", e.g. \"9.0\"");
+    if (!ok) f.fail(*cc, "field 'compute_capability' = " + detail::io::quote(t) + ": expected \"major.minor\", e.g. \"9.0\"");
     k.gpu.cc_major = std::atoi(t.substr(0, dot).c_str());
     k.gpu.cc_minor = std::atoi(t.substr(dot + 1).c_str());
   }
@@ -535,12 +535,12 @@ inline plan_record parse_plan_record(std::string_view text, std::string_view nam
     if (k.operation == plan_operation::spmv) spmv_config::parse(r.config);
     else parsed_spmm = spmm_config::parse(r.config);
   } catch (const error& e) {
-    f.fail(*cfg, "field 'config' = " + json::quote_token(r.config, 100) + " is not a valid " + to_string(k.operation) +
+    f.fail(*cfg, "field 'config' = " + detail::io::quote(r.config, 100) + " is not a valid " + to_string(k.operation) +
                      " configuration name: " + e.what());
   }
   if (k.operation == plan_operation::spmm &&
       (parsed_spmm.b_layout != k.b_layout || parsed_spmm.c_layout != k.c_layout))
-    f.fail(*cfg, "field 'config' = " + json::quote_token(r.config, 100) + " serves " + to_string(parsed_spmm.b_layout) +
+    f.fail(*cfg, "field 'config' = " + detail::io::quote(r.config, 100) + " serves " + to_string(parsed_spmm.b_layout) +
                      " B and " + to_string(parsed_spmm.c_layout) + " C: expected b_layout " + to_string(k.b_layout) +
                      ", c_layout " + to_string(k.c_layout) + " as the file says");
 

@@ -41,12 +41,12 @@ namespace detail::io {
 
 inline constexpr int64_t int32_max = std::numeric_limits<int32_t>::max();
 
-/// A token as it may appear in a message: at most 40 characters, with
+/// A token as it may appear in a message: at most `max` characters, with
 /// control and non-ASCII bytes written as \xNN, in single quotes.
-inline std::string quote(std::string_view s) {
+inline std::string quote(std::string_view s, std::size_t max = 40) {
   static const char hex[] = "0123456789abcdef";
   std::string out = "'";
-  const std::size_t shown = s.size() > 40 ? 40 : s.size();
+  const std::size_t shown = s.size() > max ? max : s.size();
   for (std::size_t i = 0; i < shown; ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c < 0x7f && c != '\\') {
