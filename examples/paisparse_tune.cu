@@ -21,7 +21,6 @@
 #include <vector>
 
 #include "cusparse_baseline.cuh"
-#include "example_cli.hpp"
 
 namespace {
 
@@ -335,9 +334,11 @@ int main(int argc, char** argv) try {
     std::fputs(usage_text, stdout);
     return 0;
   }
-  if (const char* why = paisparse::examples::missing_gpu()) {
+  int ndev = 0;
+  const cudaError_t st = cudaGetDeviceCount(&ndev);
+  if (st != cudaSuccess || ndev == 0) {
     std::fprintf(stderr, "paisparse-tune: no CUDA GPU found (%s); tuning measures kernels on the GPU that will run them\n",
-                 why);
+                 st != cudaSuccess ? cudaGetErrorString(st) : "0 devices");
     return 1;
   }
   paisparse::host_csr<float> w;
@@ -356,7 +357,9 @@ int main(int argc, char** argv) try {
                                                          : paisparse::row_distribution::lognormal,
                                      c.sigma, c.seed);
   }
-  return paisparse::examples::with_value_type(c.type, [&](auto zero) { return run<decltype(zero)>(c, w); });
+  if (c.type == "fp16") return run<__half>(c, w);
+  if (c.type == "bf16") return run<__nv_bfloat16>(c, w);
+  return run<float>(c, w);
 } catch (const std::exception& e) {
   std::fprintf(stderr, "paisparse-tune: %s\n", e.what());
   return 1;
