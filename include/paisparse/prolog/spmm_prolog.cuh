@@ -70,14 +70,11 @@ struct spmm_prolog_base {
 
   /// Element by element. Every load reads a real element of B: the column
   /// is clamped, min(j, valid - 1) (valid >= 1 whenever a lane accumulates),
-  /// and the tile columns past `valid` simply hold a copy of column
-  /// valid - 1. Their sums are never stored (the kernel finishes only
-  /// columns < valid), so nothing masks them. Masking them (value & 0) is
-  /// what must not be done: the compiler may then prove the clamped load
-  /// dead for j >= valid, re-express it as a load of column j under a
-  /// predicate and, the load being non-coherent, issue it unpredicated.
-  /// compute-sanitizer showed exactly that on the H100 with CUDA 13.0 (a read
-  /// one leading dimension past a 1-column B).
+  /// so the tile columns past `valid` hold a copy of column valid - 1. Their
+  /// sums are never stored (the kernel finishes only columns < valid), so
+  /// nothing needs to mask them. Which of the three reads a lane uses is
+  /// decided by the kernel's `full` flag (see kernels/spmm_kernel.cuh for why
+  /// it is passed rather than recomputed from `valid`).
   template <tile_read Read>
   __device__ __forceinline__ static void load_tile(tile_t& t, const T* __restrict__ p, int64_t j_step, int valid) {
     if constexpr (Read == tile_read::vector) {
