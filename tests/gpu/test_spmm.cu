@@ -18,6 +18,7 @@
 // - DLMC (documented subset): every 31st candidate (offset by the file's
 //   number, so the files together cover the space), one N per file (rotating
 //   through the list), tight leading dimensions.
+#include "../expect_error.hpp"
 #include "common.cuh"
 
 #include <cstring>
@@ -40,16 +41,6 @@ constexpr layout_pair layout_pairs[] = {{dense_layout::col_major, dense_layout::
                                         {dense_layout::row_major, dense_layout::row_major},
                                         {dense_layout::col_major, dense_layout::row_major},
                                         {dense_layout::row_major, dense_layout::col_major}};
-
-template <class F>
-void expect_error(F&& f, std::initializer_list<const char*> fragments) {
-  try {
-    f();
-    FAIL() << "expected paisparse::error";
-  } catch (const paisparse::error& e) {
-    for (const char* frag : fragments) EXPECT_NE(std::string(e.what()).find(frag), std::string::npos) << e.what();
-  }
-}
 
 /// Every configuration of the space, all four layout pairs, N not pruned.
 std::vector<spmm_config> every_spmm_config(int value_bytes, const row_stats& s) {
