@@ -133,22 +133,31 @@ cusparseOrder_t dense_order(dense_layout l) {
 
 }  // namespace
 
-// ---------------------------------------------------------------- cuSPARSE
+// ---------------------------------------------------------------- cuSPARSE, shared
 
-int64_t cusparse_spmv::bytes_per_copy(int64_t rows, int64_t cols, int64_t nnz, int vb) {
-  return nnz * (vb + 4) + (rows + 1) * 4 + (rows + cols) * vb;
+namespace {
+
+void destroy_descriptor(cusparseConstDnVecDescr_t d) { cusparseDestroyDnVec(d); }
+void destroy_descriptor(cusparseConstDnMatDescr_t d) { cusparseDestroyDnMat(d); }
+
+}  // namespace
+
+template <class InDescr, class OutDescr>
+cusparse_csr_baseline<InDescr, OutDescr>::~cusparse_csr_baseline() {
+  for (auto& a : algs_) release_descriptors(a);
 }
 
-cusparse_spmv::cusparse_spmv(cusparseHandle_t handle, const csr_arrays& w, const void* host_x,
-                             const std::vector<int>& algs, int copies, cudaStream_t stream)
-    : handle_(handle), shape_(w) {
-  PAISPARSE_EXPECTS(copies >= 1, "cusparse_spmv: copies = " << copies << ", expected >= 1");
-  PAISPARSE_EXPECTS(!algs.empty(), "cusparse_spmv: no algorithm requested");
-  const std::size_t vb = static_cast<std::size_t>(value_bytes(w.type));
-  const cudaDataType vt = cuda_type(w.type);
+template <class InDescr, class OutDescr>
+void cusparse_csr_baseline<InDescr, OutDescr>::bind(cudaStream_t stream) {
   PAISPARSE_CUSPARSE_TRY(cusparseSetStream(handle_, stream));
   handle_stream_ = stream;
+}
 
+template <class InDescr, class OutDescr>
+void cusparse_csr_baseline<InDescr, OutDescr>::upload(const void* host_in, std::size_t in_bytes,
+                                                      std::size_t out_bytes, int copies) {
+  const csr_arrays& w = shape_;
+  const std::size_t vb = static_cast<std::size_t>(value_bytes(w.type));
   copies_.reserve(static_cast<std::size_t>(copies));
   for (int c = 0; c < copies; ++c) {
     copy_data d;
@@ -159,43 +168,37 @@ cusparse_spmv::cusparse_spmv(cusparseHandle_t handle, const csr_arrays& w, const
         PAISPARSE_CUDA_TRY(cudaMemcpy(d.indices.data(), w.col_indices, static_cast<std::size_t>(w.nnz) * 4,
                                       cudaMemcpyHostToDevice));
       d.values = upload_bytes(w.values, static_cast<std::size_t>(w.nnz) * vb);
-      d.x = upload_bytes(host_x, static_cast<std::size_t>(w.cols) * vb);
+      d.in = upload_bytes(host_in, in_bytes);
     } else {
       const copy_data& first = copies_.front();
       d.offsets = clone(first.offsets);
       d.indices = clone(first.indices);
       d.values = clone(first.values);
-      d.x = clone(first.x);
+      d.in = clone(first.in);
     }
-    d.y = device_buffer<unsigned char>(std::max<std::size_t>(static_cast<std::size_t>(w.rows) * vb, 1));
-    PAISPARSE_CUDA_TRY(cudaMemset(d.y.data(), 0, d.y.size()));
+    d.out = device_buffer<unsigned char>(std::max<std::size_t>(out_bytes, 1));
+    PAISPARSE_CUDA_TRY(cudaMemset(d.out.data(), 0, d.out.size()));
     copies_.push_back(std::move(d));
   }
   PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // the copies above ran on the legacy stream
+}
 
-  for (int id : algs) {
+template <class InDescr, class OutDescr>
+template <class Prepare>
+void cusparse_csr_baseline<InDescr, OutDescr>::add_algorithms(const std::vector<int>& ids, cudaStream_t stream,
+                                                              Prepare prepare) {
+  const csr_arrays& w = shape_;
+  const cudaDataType vt = cuda_type(w.type);
+  for (int id : ids) {
     alg_state a;
     a.id = id;
     try {
-      const cusparseSpMVAlg_t alg = spmv_alg(id);
-      for (int c = 0; c < copies; ++c) {
-        copy_data& d = copies_[static_cast<std::size_t>(c)];
+      for (copy_data& d : copies_) {
         a.mat.push_back(nullptr);
         PAISPARSE_CUSPARSE_TRY(cusparseCreateConstCsr(&a.mat.back(), w.rows, w.cols, w.nnz, d.offsets.data(),
                                                       d.indices.data(), d.values.data(), CUSPARSE_INDEX_32I,
                                                       CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, vt));
-        a.x.push_back(nullptr);
-        PAISPARSE_CUSPARSE_TRY(cusparseCreateConstDnVec(&a.x.back(), w.cols, d.x.data(), vt));
-        a.y.push_back(nullptr);
-        PAISPARSE_CUSPARSE_TRY(cusparseCreateDnVec(&a.y.back(), w.rows, d.y.data(), vt));
-        std::size_t bytes = 0;
-        PAISPARSE_CUSPARSE_TRY(cusparseSpMV_bufferSize(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_,
-                                                       a.mat.back(), a.x.back(), &beta_, a.y.back(), CUDA_R_32F,
-                                                       alg, &bytes));
-        a.buffer.emplace_back(std::max<std::size_t>(bytes, 16));
-        PAISPARSE_CUSPARSE_TRY(cusparseSpMV_preprocess(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_,
-                                                       a.mat.back(), a.x.back(), &beta_, a.y.back(), CUDA_R_32F,
-                                                       alg, a.buffer.back().data()));
+        prepare(a, d);
       }
       PAISPARSE_CUDA_TRY(cudaStreamSynchronize(stream));
     } catch (const paisparse::error& e) {
@@ -207,37 +210,65 @@ cusparse_spmv::cusparse_spmv(cusparseHandle_t handle, const csr_arrays& w, const
   }
 }
 
-void cusparse_spmv::release_descriptors(alg_state& a) noexcept {
+template <class InDescr, class OutDescr>
+void cusparse_csr_baseline<InDescr, OutDescr>::release_descriptors(alg_state& a) noexcept {
   for (auto m : a.mat)
     if (m) cusparseDestroySpMat(m);
-  for (auto v : a.x)
-    if (v) cusparseDestroyDnVec(v);
-  for (auto v : a.y)
-    if (v) cusparseDestroyDnVec(v);
+  for (auto v : a.in)
+    if (v) destroy_descriptor(v);
+  for (auto v : a.out)
+    if (v) destroy_descriptor(v);
   a.mat.clear();
-  a.x.clear();
-  a.y.clear();
+  a.in.clear();
+  a.out.clear();
   a.buffer.clear();
 }
 
-cusparse_spmv::~cusparse_spmv() {
-  for (auto& a : algs_) release_descriptors(a);
+template class cusparse_csr_baseline<cusparseConstDnVecDescr_t, cusparseDnVecDescr_t>;
+template class cusparse_csr_baseline<cusparseConstDnMatDescr_t, cusparseDnMatDescr_t>;
+
+// ---------------------------------------------------------------- cuSPARSE SpMV
+
+int64_t cusparse_spmv::bytes_per_copy(int64_t rows, int64_t cols, int64_t nnz, int vb) {
+  return nnz * (vb + 4) + (rows + 1) * 4 + (rows + cols) * vb;
+}
+
+cusparse_spmv::cusparse_spmv(cusparseHandle_t handle, const csr_arrays& w, const void* host_x,
+                             const std::vector<int>& algs, int copies, cudaStream_t stream)
+    : cusparse_csr_baseline(handle, w) {
+  PAISPARSE_EXPECTS(copies >= 1, "cusparse_spmv: copies = " << copies << ", expected >= 1");
+  PAISPARSE_EXPECTS(!algs.empty(), "cusparse_spmv: no algorithm requested");
+  const std::size_t vb = static_cast<std::size_t>(value_bytes(w.type));
+  const cudaDataType vt = cuda_type(w.type);
+  bind(stream);
+  upload(host_x, static_cast<std::size_t>(w.cols) * vb, static_cast<std::size_t>(w.rows) * vb, copies);
+  add_algorithms(algs, stream, [&](alg_state& a, copy_data& d) {
+    const cusparseSpMVAlg_t alg = spmv_alg(a.id);
+    a.in.push_back(nullptr);
+    PAISPARSE_CUSPARSE_TRY(cusparseCreateConstDnVec(&a.in.back(), w.cols, d.in.data(), vt));
+    a.out.push_back(nullptr);
+    PAISPARSE_CUSPARSE_TRY(cusparseCreateDnVec(&a.out.back(), w.rows, d.out.data(), vt));
+    std::size_t bytes = 0;
+    PAISPARSE_CUSPARSE_TRY(cusparseSpMV_bufferSize(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
+                                                   a.in.back(), &beta_, a.out.back(), CUDA_R_32F, alg, &bytes));
+    a.buffer.emplace_back(std::max<std::size_t>(bytes, 16));
+    PAISPARSE_CUSPARSE_TRY(cusparseSpMV_preprocess(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
+                                                   a.in.back(), &beta_, a.out.back(), CUDA_R_32F, alg,
+                                                   a.buffer.back().data()));
+  });
 }
 
 void cusparse_spmv::run(int i, int copy, cudaStream_t stream) {
   alg_state& a = algs_[static_cast<std::size_t>(i)];
   PAISPARSE_EXPECTS(a.why_not.empty(), "cusparse_spmv::run: CSR_ALG" << a.id << " is unavailable: " << a.why_not);
-  if (stream != handle_stream_) {
-    PAISPARSE_CUSPARSE_TRY(cusparseSetStream(handle_, stream));
-    handle_stream_ = stream;
-  }
+  if (stream != handle_stream_) bind(stream);
   const std::size_t c = static_cast<std::size_t>(copy);
-  PAISPARSE_CUSPARSE_TRY(cusparseSpMV(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat[c], a.x[c], &beta_,
-                                      a.y[c], CUDA_R_32F, spmv_alg(a.id), a.buffer[c].data()));
+  PAISPARSE_CUSPARSE_TRY(cusparseSpMV(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat[c], a.in[c], &beta_,
+                                      a.out[c], CUDA_R_32F, spmv_alg(a.id), a.buffer[c].data()));
 }
 
 std::vector<double> cusparse_spmv::result(int copy, cudaStream_t stream) const {
-  return download_as_double(copies_[static_cast<std::size_t>(copy)].y.data(), static_cast<std::size_t>(shape_.rows),
+  return download_as_double(copies_[static_cast<std::size_t>(copy)].out.data(), static_cast<std::size_t>(shape_.rows),
                             shape_.type, stream);
 }
 
@@ -259,7 +290,7 @@ int64_t cusparse_spmm::bytes_per_copy(int64_t rows, int64_t cols, int64_t nnz, i
 
 cusparse_spmm::cusparse_spmm(cusparseHandle_t handle, const csr_arrays& w, const void* host_b, int64_t n,
                              dense_layout layout, const std::vector<int>& algs, int copies, cudaStream_t stream)
-    : handle_(handle), shape_(w), n_(n), layout_(layout) {
+    : cusparse_csr_baseline(handle, w), n_(n), layout_(layout) {
   PAISPARSE_EXPECTS(copies >= 1, "cusparse_spmm: copies = " << copies << ", expected >= 1");
   PAISPARSE_EXPECTS(n >= 1, "cusparse_spmm: n = " << n << ", expected >= 1");
   PAISPARSE_EXPECTS(!algs.empty(), "cusparse_spmm: no algorithm requested");
@@ -268,101 +299,39 @@ cusparse_spmm::cusparse_spmm(cusparseHandle_t handle, const csr_arrays& w, const
   const cusparseOrder_t order = dense_order(layout);
   const int64_t ldb = layout == dense_layout::row_major ? n : w.cols;
   const int64_t ldc = layout == dense_layout::row_major ? n : w.rows;
-  PAISPARSE_CUSPARSE_TRY(cusparseSetStream(handle_, stream));
-  handle_stream_ = stream;
-
-  copies_.reserve(static_cast<std::size_t>(copies));
-  for (int c = 0; c < copies; ++c) {
-    copy_data d;
-    if (c == 0) {
-      d.offsets = device_buffer<int32_t>(std::vector<int32_t>(w.row_offsets, w.row_offsets + w.rows + 1));
-      d.indices = device_buffer<int32_t>(static_cast<std::size_t>(std::max<int64_t>(w.nnz, 1)));
-      if (w.nnz > 0)
-        PAISPARSE_CUDA_TRY(cudaMemcpy(d.indices.data(), w.col_indices, static_cast<std::size_t>(w.nnz) * 4,
-                                      cudaMemcpyHostToDevice));
-      d.values = upload_bytes(w.values, static_cast<std::size_t>(w.nnz) * vb);
-      const std::vector<unsigned char> b = to_layout(host_b, w.cols, n, vb, layout);
-      d.b = upload_bytes(b.data(), b.size());
-    } else {
-      const copy_data& first = copies_.front();
-      d.offsets = clone(first.offsets);
-      d.indices = clone(first.indices);
-      d.values = clone(first.values);
-      d.b = clone(first.b);
-    }
-    d.c = device_buffer<unsigned char>(std::max<std::size_t>(static_cast<std::size_t>(w.rows * n) * vb, 1));
-    PAISPARSE_CUDA_TRY(cudaMemset(d.c.data(), 0, d.c.size()));
-    copies_.push_back(std::move(d));
-  }
-  PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // the copies above ran on the legacy stream
-
-  for (int id : algs) {
-    alg_state a;
-    a.id = id;
-    try {
-      const cusparseSpMMAlg_t alg = spmm_alg(id);
-      for (int c = 0; c < copies; ++c) {
-        copy_data& d = copies_[static_cast<std::size_t>(c)];
-        a.mat.push_back(nullptr);
-        PAISPARSE_CUSPARSE_TRY(cusparseCreateConstCsr(&a.mat.back(), w.rows, w.cols, w.nnz, d.offsets.data(),
-                                                      d.indices.data(), d.values.data(), CUSPARSE_INDEX_32I,
-                                                      CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO, vt));
-        a.b.push_back(nullptr);
-        PAISPARSE_CUSPARSE_TRY(cusparseCreateConstDnMat(&a.b.back(), w.cols, n, ldb, d.b.data(), vt, order));
-        a.c.push_back(nullptr);
-        PAISPARSE_CUSPARSE_TRY(cusparseCreateDnMat(&a.c.back(), w.rows, n, ldc, d.c.data(), vt, order));
-        std::size_t bytes = 0;
-        PAISPARSE_CUSPARSE_TRY(cusparseSpMM_bufferSize(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                       CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
-                                                       a.b.back(), &beta_, a.c.back(), CUDA_R_32F, alg, &bytes));
-        a.buffer.emplace_back(std::max<std::size_t>(bytes, 16));
-        PAISPARSE_CUSPARSE_TRY(cusparseSpMM_preprocess(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                       CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
-                                                       a.b.back(), &beta_, a.c.back(), CUDA_R_32F, alg,
-                                                       a.buffer.back().data()));
-      }
-      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(stream));
-    } catch (const paisparse::error& e) {
-      a.why_not = e.what();
-      release_descriptors(a);
-      cudaGetLastError();
-    }
-    algs_.push_back(std::move(a));
-  }
-}
-
-void cusparse_spmm::release_descriptors(alg_state& a) noexcept {
-  for (auto m : a.mat)
-    if (m) cusparseDestroySpMat(m);
-  for (auto v : a.b)
-    if (v) cusparseDestroyDnMat(v);
-  for (auto v : a.c)
-    if (v) cusparseDestroyDnMat(v);
-  a.mat.clear();
-  a.b.clear();
-  a.c.clear();
-  a.buffer.clear();
-}
-
-cusparse_spmm::~cusparse_spmm() {
-  for (auto& a : algs_) release_descriptors(a);
+  bind(stream);
+  const std::vector<unsigned char> b = to_layout(host_b, w.cols, n, vb, layout);
+  upload(b.data(), b.size(), static_cast<std::size_t>(w.rows * n) * vb, copies);
+  add_algorithms(algs, stream, [&](alg_state& a, copy_data& d) {
+    const cusparseSpMMAlg_t alg = spmm_alg(a.id);
+    a.in.push_back(nullptr);
+    PAISPARSE_CUSPARSE_TRY(cusparseCreateConstDnMat(&a.in.back(), w.cols, n, ldb, d.in.data(), vt, order));
+    a.out.push_back(nullptr);
+    PAISPARSE_CUSPARSE_TRY(cusparseCreateDnMat(&a.out.back(), w.rows, n, ldc, d.out.data(), vt, order));
+    std::size_t bytes = 0;
+    PAISPARSE_CUSPARSE_TRY(cusparseSpMM_bufferSize(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                   CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
+                                                   a.in.back(), &beta_, a.out.back(), CUDA_R_32F, alg, &bytes));
+    a.buffer.emplace_back(std::max<std::size_t>(bytes, 16));
+    PAISPARSE_CUSPARSE_TRY(cusparseSpMM_preprocess(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                   CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha_, a.mat.back(),
+                                                   a.in.back(), &beta_, a.out.back(), CUDA_R_32F, alg,
+                                                   a.buffer.back().data()));
+  });
 }
 
 void cusparse_spmm::run(int i, int copy, cudaStream_t stream) {
   alg_state& a = algs_[static_cast<std::size_t>(i)];
   PAISPARSE_EXPECTS(a.why_not.empty(), "cusparse_spmm::run: " << alg_name(a.id) << " is unavailable: " << a.why_not);
-  if (stream != handle_stream_) {
-    PAISPARSE_CUSPARSE_TRY(cusparseSetStream(handle_, stream));
-    handle_stream_ = stream;
-  }
+  if (stream != handle_stream_) bind(stream);
   const std::size_t c = static_cast<std::size_t>(copy);
   PAISPARSE_CUSPARSE_TRY(cusparseSpMM(handle_, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                      &alpha_, a.mat[c], a.b[c], &beta_, a.c[c], CUDA_R_32F, spmm_alg(a.id),
+                                      &alpha_, a.mat[c], a.in[c], &beta_, a.out[c], CUDA_R_32F, spmm_alg(a.id),
                                       a.buffer[c].data()));
 }
 
 std::vector<double> cusparse_spmm::result(int copy, cudaStream_t stream) const {
-  return download_matrix(copies_[static_cast<std::size_t>(copy)].c.data(), shape_.rows, n_, layout_, shape_.type,
+  return download_matrix(copies_[static_cast<std::size_t>(copy)].out.data(), shape_.rows, n_, layout_, shape_.type,
                          stream);
 }
 

@@ -46,24 +46,72 @@ std::vector<double> download_as_double(const void* device_values, std::size_t n,
 /// or inf (an unwritten, poisoned element); the absolute error when scale is 0.
 double scaled_error(const std::vector<double>& out, const std::vector<double>& ref, const std::vector<double>& scale);
 
-/// cuSPARSE CSR SpMV (32-bit indices, compute type fp32), y = W x, for each
-/// requested algorithm (1: CUSPARSE_SPMV_CSR_ALG1, 2: CUSPARSE_SPMV_CSR_ALG2),
-/// with cusparseSpMV_bufferSize and cusparseSpMV_preprocess done per
-/// algorithm and copy at construction. An algorithm that cuSPARSE rejects for
-/// this weight is marked unavailable (why_not says why); others still run.
-class cusparse_spmv {
+/// What cusparse_spmv and cusparse_spmm share: the handle and the stream it
+/// is bound to; `copies` device copies of the CSR weight (32-bit indices),
+/// each with its dense input (x or B) and zeroed output (y or C); and per
+/// requested algorithm the descriptors and work buffer of every copy, or why
+/// cuSPARSE refused it. InDescr, OutDescr: the input's and output's dense
+/// descriptor types (vectors for SpMV, matrices for SpMM).
+template <class InDescr, class OutDescr>
+class cusparse_csr_baseline {
  public:
-  cusparse_spmv(cusparseHandle_t handle, const csr_arrays& w, const void* host_x, const std::vector<int>& algs,
-                int copies, cudaStream_t stream);
-  ~cusparse_spmv();
-  cusparse_spmv(const cusparse_spmv&) = delete;
-  cusparse_spmv& operator=(const cusparse_spmv&) = delete;
+  cusparse_csr_baseline(const cusparse_csr_baseline&) = delete;
+  cusparse_csr_baseline& operator=(const cusparse_csr_baseline&) = delete;
 
   int alg_count() const { return static_cast<int>(algs_.size()); }
   int alg_id(int i) const { return algs_[static_cast<std::size_t>(i)].id; }
   bool available(int i) const { return algs_[static_cast<std::size_t>(i)].why_not.empty(); }
   const std::string& why_not(int i) const { return algs_[static_cast<std::size_t>(i)].why_not; }
   int copies() const { return static_cast<int>(copies_.size()); }
+
+ protected:
+  struct copy_data {
+    device_buffer<int32_t> offsets, indices;
+    device_buffer<unsigned char> values, in, out;  // in: x or B, out: y or C
+  };
+  struct alg_state {
+    int id = 0;
+    std::string why_not;
+    std::vector<cusparseConstSpMatDescr_t> mat;  // per copy
+    std::vector<InDescr> in;
+    std::vector<OutDescr> out;
+    std::vector<device_buffer<unsigned char>> buffer;
+  };
+
+  cusparse_csr_baseline(cusparseHandle_t handle, const csr_arrays& w) : handle_(handle), shape_(w) {}
+  ~cusparse_csr_baseline();
+
+  /// Binds the handle to `stream` (cusparseSetStream).
+  void bind(cudaStream_t stream);
+  /// `copies` copies of the weight, of the input (in_bytes host bytes, already
+  /// in the device layout) and of a zeroed output of out_bytes (blocking).
+  void upload(const void* host_in, std::size_t in_bytes, std::size_t out_bytes, int copies);
+  /// One alg_state per id: per copy the weight's descriptor, then
+  /// prepare(alg_state&, copy_data&) adds the dense descriptors and the work
+  /// buffer. A paisparse::error marks the algorithm unavailable.
+  template <class Prepare>
+  void add_algorithms(const std::vector<int>& ids, cudaStream_t stream, Prepare prepare);
+
+  cusparseHandle_t handle_;
+  csr_arrays shape_;
+  std::vector<copy_data> copies_;
+  std::vector<alg_state> algs_;
+  float alpha_ = 1.f, beta_ = 0.f;
+  cudaStream_t handle_stream_ = nullptr;
+
+ private:
+  static void release_descriptors(alg_state& a) noexcept;
+};
+
+/// cuSPARSE CSR SpMV (32-bit indices, compute type fp32), y = W x, for each
+/// requested algorithm (1: CUSPARSE_SPMV_CSR_ALG1, 2: CUSPARSE_SPMV_CSR_ALG2),
+/// with cusparseSpMV_bufferSize and cusparseSpMV_preprocess done per
+/// algorithm and copy at construction. An algorithm that cuSPARSE rejects for
+/// this weight is marked unavailable (why_not says why); others still run.
+class cusparse_spmv : public cusparse_csr_baseline<cusparseConstDnVecDescr_t, cusparseDnVecDescr_t> {
+ public:
+  cusparse_spmv(cusparseHandle_t handle, const csr_arrays& w, const void* host_x, const std::vector<int>& algs,
+                int copies, cudaStream_t stream);
 
   /// y[copy] = W x[copy] with algorithm i on `stream` (asynchronous, capturable).
   void run(int i, int copy, cudaStream_t stream);
@@ -72,28 +120,6 @@ class cusparse_spmv {
 
   /// Device bytes one copy needs (CSR with 32-bit indices, x, y).
   static int64_t bytes_per_copy(int64_t rows, int64_t cols, int64_t nnz, int value_bytes);
-
- private:
-  struct copy_data {
-    device_buffer<int32_t> offsets, indices;
-    device_buffer<unsigned char> values, x, y;
-  };
-  struct alg_state {
-    int id = 1;
-    std::string why_not;
-    std::vector<cusparseConstSpMatDescr_t> mat;  // per copy
-    std::vector<cusparseConstDnVecDescr_t> x;
-    std::vector<cusparseDnVecDescr_t> y;
-    std::vector<device_buffer<unsigned char>> buffer;
-  };
-  void release_descriptors(alg_state& a) noexcept;
-
-  cusparseHandle_t handle_;
-  csr_arrays shape_;
-  std::vector<copy_data> copies_;
-  std::vector<alg_state> algs_;
-  float alpha_ = 1.f, beta_ = 0.f;
-  cudaStream_t handle_stream_ = nullptr;
 };
 
 /// The elements of a compact row-major rows x cols host matrix (`bytes`
@@ -113,20 +139,12 @@ std::vector<double> download_matrix(const void* device_values, int64_t rows, int
 /// and ALG3 use; a no-op for the others) per algorithm and copy at
 /// construction. An algorithm that cuSPARSE rejects for this type, layout or
 /// weight is marked unavailable (why_not says why); others still run.
-class cusparse_spmm {
+class cusparse_spmm : public cusparse_csr_baseline<cusparseConstDnMatDescr_t, cusparseDnMatDescr_t> {
  public:
   /// host_b: B as a compact row-major K x n matrix of the weight's value type.
   cusparse_spmm(cusparseHandle_t handle, const csr_arrays& w, const void* host_b, int64_t n, dense_layout layout,
                 const std::vector<int>& algs, int copies, cudaStream_t stream);
-  ~cusparse_spmm();
-  cusparse_spmm(const cusparse_spmm&) = delete;
-  cusparse_spmm& operator=(const cusparse_spmm&) = delete;
 
-  int alg_count() const { return static_cast<int>(algs_.size()); }
-  int alg_id(int i) const { return algs_[static_cast<std::size_t>(i)].id; }
-  bool available(int i) const { return algs_[static_cast<std::size_t>(i)].why_not.empty(); }
-  const std::string& why_not(int i) const { return algs_[static_cast<std::size_t>(i)].why_not; }
-  int copies() const { return static_cast<int>(copies_.size()); }
   dense_layout layout() const { return layout_; }
 
   /// C[copy] = W B[copy] with algorithm i on `stream` (asynchronous).
@@ -140,28 +158,8 @@ class cusparse_spmm {
   static int64_t bytes_per_copy(int64_t rows, int64_t cols, int64_t nnz, int64_t n, int value_bytes);
 
  private:
-  struct copy_data {
-    device_buffer<int32_t> offsets, indices;
-    device_buffer<unsigned char> values, b, c;
-  };
-  struct alg_state {
-    int id = 0;
-    std::string why_not;
-    std::vector<cusparseConstSpMatDescr_t> mat;  // per copy
-    std::vector<cusparseConstDnMatDescr_t> b;
-    std::vector<cusparseDnMatDescr_t> c;
-    std::vector<device_buffer<unsigned char>> buffer;
-  };
-  void release_descriptors(alg_state& a) noexcept;
-
-  cusparseHandle_t handle_;
-  csr_arrays shape_;
   int64_t n_ = 0;
   dense_layout layout_ = dense_layout::col_major;
-  std::vector<copy_data> copies_;
-  std::vector<alg_state> algs_;
-  float alpha_ = 1.f, beta_ = 0.f;
-  cudaStream_t handle_stream_ = nullptr;
 };
 
 /// Dense cuBLAS: the weight densified (row-major rows x cols, zeros where

@@ -342,53 +342,16 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
 
   // ---- derived counters: the floor is values + 16-bit indices + row offsets + B + C
   const double floor_bytes = static_cast<double>(spmm_min_bytes(rows, cols, nnz, n, vb, 2));
-  const double copy_gbps = dev.info().copy_gbps;
-  res.floor_us = floor_bytes / (copy_gbps * 1e3);
-  const double ps_primary = ps.graph_ok ? ps.graph.median : ps.stream.median;
-  auto put_ratio = [&](const char* key, double num, double den) {
-    if (std::isfinite(num) && std::isfinite(den) && den > 0) state.counters[key] = num / den;
-  };
-  put_ratio("speedup_vs_cusparse", res.cusparse_graph_us, res.paisparse_graph_us);
-  put_ratio("speedup_vs_cusparse_stream", res.cusparse_us, res.paisparse_us);
-  put_ratio("speedup_vs_cusparse_any", any_graph.alg >= 0 ? any_graph.us : NAN, res.paisparse_graph_us);
-  put_ratio("speedup_vs_cublas", res.cublas_graph_us, res.paisparse_graph_us);
-  put_ratio("speedup_vs_cublas_stream", res.cublas_us, res.paisparse_us);
-  state.counters["floor_us"] = res.floor_us;
-  put_ratio("floor_fraction", res.floor_us, ps_primary);
-  put_ratio("GB/s", floor_bytes / 1e3, ps_primary);  // floor bytes per paisparse call
-  state.counters["copy_GBps"] = copy_gbps;
-  state.counters["nnz"] = static_cast<double>(nnz);
-  state.counters["rows"] = static_cast<double>(rows);
-  state.counters["cols"] = static_cast<double>(cols);
-  state.counters["N"] = static_cast<double>(n);
+  const double ps_primary = set_derived_counters(state, res, floor_bytes, dev.info().copy_gbps, ps, opt.hot_l2);
+  set_ratio(state, "speedup_vs_cusparse_any", any_graph.alg >= 0 ? any_graph.us : NAN, res.paisparse_graph_us);
   state.counters["row_major"] = layout == dense_layout::row_major ? 1 : 0;
-  state.counters["sparsity"] = res.sparsity;
-  state.counters["hot_l2"] = opt.hot_l2 ? 1 : 0;
-  state.SetLabel(res.config);
-
-  for (auto _ : state) state.SetIterationTime(ps_primary * 1e-6);
-  record_result(res);
+  report_case(state, res, ps_primary);
 }
 
 }  // namespace
 
 void run_spmm_case(benchmark::State& state, const case_spec& spec, const bench_options& opt) {
-  std::string failure;
-  try {
-    switch (spec.type) {
-      case value_kind::fp16: run_typed<__half>(state, spec, opt); break;
-      case value_kind::bf16: run_typed<__nv_bfloat16>(state, spec, opt); break;
-      case value_kind::fp32: run_typed<float>(state, spec, opt); break;
-    }
-    return;
-  } catch (const case_failure& f) {
-    failure = f.message;
-  } catch (const std::exception& e) {
-    failure = e.what();
-  }
-  cudaGetLastError();  // clear a non-sticky error before the next case
-  std::cerr << "paisparse_bench: " << spec.name << ": " << failure << "\n";
-  state.SkipWithError(failure.c_str());
+  run_case(state, spec, [&](auto zero) { run_typed<decltype(zero)>(state, spec, opt); });
 }
 
 }  // namespace paisparse::bench

@@ -77,6 +77,28 @@ void create_csr(cusparse_state& s, const host_csr<T, int32_t>& w, const device_c
                                                 CUSPARSE_INDEX_BASE_ZERO, cuda_data_type<T>()));
 }
 
+/// A baseline measured by `measure`, which fills r.rel_err and r.median_us;
+/// a paisparse::error (a cuSPARSE refusal) leaves it unavailable, saying why.
+template <class Measure>
+baseline_result measure_baseline(Measure&& measure) {
+  baseline_result r;
+  try {
+    measure(r);
+    r.available = true;
+  } catch (const error& e) {
+    r.why_not = e.what();
+    cudaGetLastError();
+  }
+  return r;
+}
+
+/// The median time of `run(stream)` replayed in a CUDA graph, L2 flushed before each run.
+template <class Run>
+double cold_graph_median_us(Run& run, int warmup, int reps) {
+  l2_flusher flusher;
+  return time_launches_in_graph(run, nullptr, warmup, reps, &flusher).median;
+}
+
 }  // namespace detail
 
 /// cuSPARSE CSR SpMV, y = W x (CUSPARSE_SPMV_ALG_DEFAULT, fp32 compute, buffer
@@ -84,8 +106,7 @@ void create_csr(cusparse_state& s, const host_csr<T, int32_t>& w, const device_c
 /// cuSPARSE refusal: the result says why.
 template <class T>
 baseline_result time_cusparse_spmv(const host_csr<T, int32_t>& w, int warmup, int reps, uint64_t seed = 11) {
-  baseline_result r;
-  try {
+  return detail::measure_baseline([&](baseline_result& r) {
     const std::vector<T> x = paisparse::detail::random_vector<T>(static_cast<std::size_t>(w.cols()), seed);
     const reference_result ref = spmv_reference(w, x);
     detail::device_csr_arrays<T> d(w);
@@ -110,14 +131,8 @@ baseline_result time_cusparse_spmv(const host_csr<T, int32_t>& w, int warmup, in
     run(nullptr);
     PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
     r.rel_err = relative_error(dy.to_host(), ref);
-    l2_flusher flusher;
-    r.median_us = time_launches_in_graph(run, nullptr, warmup, reps, &flusher).median;
-    r.available = true;
-  } catch (const error& e) {
-    r.why_not = e.what();
-    cudaGetLastError();
-  }
-  return r;
+    r.median_us = detail::cold_graph_median_us(run, warmup, reps);
+  });
 }
 
 /// cuSPARSE CSR SpMM, C = W B (CUSPARSE_SPMM_ALG_DEFAULT, fp32 compute), B
@@ -125,8 +140,7 @@ baseline_result time_cusparse_spmv(const host_csr<T, int32_t>& w, int warmup, in
 template <class T>
 baseline_result time_cusparse_spmm(const host_csr<T, int32_t>& w, int32_t n, dense_layout b_layout,
                                    dense_layout c_layout, int warmup, int reps, uint64_t seed = 12) {
-  baseline_result r;
-  try {
+  return detail::measure_baseline([&](baseline_result& r) {
     const int64_t rows = w.rows(), cols = w.cols();
     const int64_t ldb = b_layout == dense_layout::row_major ? n : cols;
     const int64_t ldc = c_layout == dense_layout::row_major ? n : rows;
@@ -158,14 +172,8 @@ baseline_result time_cusparse_spmm(const host_csr<T, int32_t>& w, int32_t n, den
     run(nullptr);
     PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
     r.rel_err = relative_error(compact_row_major(dc.to_host(), rows, n, ldc, c_layout), ref);
-    l2_flusher flusher;
-    r.median_us = time_launches_in_graph(run, nullptr, warmup, reps, &flusher).median;
-    r.available = true;
-  } catch (const error& e) {
-    r.why_not = e.what();
-    cudaGetLastError();
-  }
-  return r;
+    r.median_us = detail::cold_graph_median_us(run, warmup, reps);
+  });
 }
 
 /// Device-to-device copy bandwidth in GB/s (bytes read + written / time),

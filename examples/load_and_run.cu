@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "example_cli.hpp"
+
 namespace {
 
 struct options {
@@ -173,11 +175,8 @@ int main(int argc, char** argv) try {
     std::fputs(usage_text, stdout);
     return 0;
   }
-  int ndev = 0;
-  const cudaError_t st = cudaGetDeviceCount(&ndev);
-  if (st != cudaSuccess || ndev == 0) {
-    std::printf("load_and_run SKIPPED: no CUDA GPU (%s); it tunes and runs kernels on the GPU.\n",
-                st != cudaSuccess ? cudaGetErrorString(st) : "0 devices");
+  if (const char* why = paisparse::examples::missing_gpu()) {
+    std::printf("load_and_run SKIPPED: no CUDA GPU (%s); it tunes and runs kernels on the GPU.\n", why);
     return 77;
   }
   paisparse::weight_read_options ro;
@@ -191,9 +190,7 @@ int main(int argc, char** argv) try {
                 100 * *ro.sparsity);
   }
   const paisparse::host_csr<float> w = paisparse::read_weight(path, ro);
-  if (o.type == "fp16") return run<__half>(o, w);
-  if (o.type == "bf16") return run<__nv_bfloat16>(o, w);
-  return run<float>(o, w);
+  return paisparse::examples::with_value_type(o.type, [&](auto zero) { return run<decltype(zero)>(o, w); });
 } catch (const std::exception& e) {
   std::fprintf(stderr, "load_and_run: %s\n", e.what());
   return 1;

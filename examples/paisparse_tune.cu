@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cusparse_baseline.cuh"
+#include "example_cli.hpp"
 
 namespace {
 
@@ -334,11 +335,9 @@ int main(int argc, char** argv) try {
     std::fputs(usage_text, stdout);
     return 0;
   }
-  int ndev = 0;
-  const cudaError_t st = cudaGetDeviceCount(&ndev);
-  if (st != cudaSuccess || ndev == 0) {
+  if (const char* why = paisparse::examples::missing_gpu()) {
     std::fprintf(stderr, "paisparse-tune: no CUDA GPU found (%s); tuning measures kernels on the GPU that will run them\n",
-                 st != cudaSuccess ? cudaGetErrorString(st) : "0 devices");
+                 why);
     return 1;
   }
   paisparse::host_csr<float> w;
@@ -357,9 +356,7 @@ int main(int argc, char** argv) try {
                                                          : paisparse::row_distribution::lognormal,
                                      c.sigma, c.seed);
   }
-  if (c.type == "fp16") return run<__half>(c, w);
-  if (c.type == "bf16") return run<__nv_bfloat16>(c, w);
-  return run<float>(c, w);
+  return paisparse::examples::with_value_type(c.type, [&](auto zero) { return run<decltype(zero)>(c, w); });
 } catch (const std::exception& e) {
   std::fprintf(stderr, "paisparse-tune: %s\n", e.what());
   return 1;

@@ -57,9 +57,12 @@ struct plan_lookup {
   double seconds = 0;   // the whole lookup (fingerprint, read, build; or tune and write)
 };
 
-/// The record of a tuning result for `key` (top: how many candidates to keep).
-template <class T>
-plan_record make_plan_record(const plan_key& key, const spmv_tune_result<T>& r, std::size_t top = 5) {
+namespace detail {
+
+/// The record of a tuner's result (spmv_tune_result or spmm_tune_result) for
+/// `key`, keeping the first `top` candidates that passed.
+template <class TuneResult>
+plan_record tuned_plan_record(const plan_key& key, const TuneResult& r, std::size_t top) {
   plan_record rec;
   rec.key = key;
   rec.config = r.plan.name();
@@ -75,29 +78,31 @@ plan_record make_plan_record(const plan_key& key, const spmv_tune_result<T>& r, 
   return rec;
 }
 
+/// Throws unless the tuned plan has the weight's shape.
+template <class T, class Plan>
+void expect_plan_of(const std::string& path, const host_csr<T, int32_t>& w, const Plan& plan) {
+  PAISPARSE_EXPECTS(plan.rows() == w.rows() && plan.cols() == w.cols(),
+                    path << ": the tuned plan is " << plan.rows() << " x " << plan.cols() << ", the weight "
+                         << w.rows() << " x " << w.cols());
+}
+
+}  // namespace detail
+
+/// The record of a tuning result for `key` (top: how many candidates to keep).
+template <class T>
+plan_record make_plan_record(const plan_key& key, const spmv_tune_result<T>& r, std::size_t top = 5) {
+  return detail::tuned_plan_record(key, r, top);
+}
+
 template <class T>
 plan_record make_plan_record(const plan_key& key, const spmm_tune_result<T>& r, std::size_t top = 5) {
-  plan_record rec;
-  rec.key = key;
-  rec.config = r.plan.name();
-  for (const auto& c : r.candidates) {
-    if (c.status != candidate_status::ok) continue;
-    if (rec.info.top.empty()) rec.info.median_us = c.median_us, rec.info.gbps = c.gbps;
-    if (rec.info.top.size() < top) rec.info.top.push_back({c.config.name(), c.median_us});
-  }
-  rec.info.tuned_at = utc_timestamp();
-  rec.info.tune_seconds = r.seconds;
-  rec.info.candidates = static_cast<int64_t>(r.candidates.size());
-  rec.info.budget_exhausted = r.budget_exhausted;
-  return rec;
+  return detail::tuned_plan_record(key, r, top);
 }
 
 /// Saves a tuned SpMV plan for `w` on the current GPU (atomic write); returns the record.
 template <class T>
 plan_record save_spmv_plan(const std::string& path, const host_csr<T, int32_t>& w, const spmv_tune_result<T>& r) {
-  PAISPARSE_EXPECTS(r.plan.rows() == w.rows() && r.plan.cols() == w.cols(),
-                    path << ": the tuned plan is " << r.plan.rows() << " x " << r.plan.cols() << ", the weight "
-                         << w.rows() << " x " << w.cols());
+  detail::expect_plan_of(path, w, r.plan);
   plan_record rec = make_plan_record(spmv_plan_key(w, current_gpu_identity()), r);
   write_plan_file(path, rec);
   return rec;
@@ -106,9 +111,7 @@ plan_record save_spmv_plan(const std::string& path, const host_csr<T, int32_t>& 
 /// Saves a tuned SpMM plan for `w` (max_n = the N tuned for, layouts from its configuration).
 template <class T>
 plan_record save_spmm_plan(const std::string& path, const host_csr<T, int32_t>& w, const spmm_tune_result<T>& r) {
-  PAISPARSE_EXPECTS(r.plan.rows() == w.rows() && r.plan.cols() == w.cols(),
-                    path << ": the tuned plan is " << r.plan.rows() << " x " << r.plan.cols() << ", the weight "
-                         << w.rows() << " x " << w.cols());
+  detail::expect_plan_of(path, w, r.plan);
   const spmm_config& c = r.plan.config();
   plan_record rec = make_plan_record(spmm_plan_key(w, r.plan.max_n(), c.b_layout, c.c_layout, current_gpu_identity()), r);
   write_plan_file(path, rec);
