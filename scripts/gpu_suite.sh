@@ -56,6 +56,11 @@ if command -v compute-sanitizer > /dev/null; then
       --gtest_filter='SpmmApi*:SpmmEdge*:SpmmBadInput*:SpmmEveryCandidate/1.MatrixSet'
     step racecheck_spmm env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=.P compute-sanitizer --tool racecheck \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
+    # the tensor-core kernels (shared-memory pipeline, cp.async): every one on every matrix, both tools
+    step memcheck_tc env PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool memcheck --report-api-errors no \
+      --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
+    step racecheck_tc env PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool racecheck \
+      --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
   fi
 fi
 [ -x "$B/examples/quickstart" ] && step quickstart "$B/examples/quickstart"
@@ -75,8 +80,10 @@ fi
 echo
 echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
 grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log "$OUT"/plan_cache_tests.log \
-  "$OUT"/memcheck.log "$OUT"/racecheck.log "$OUT"/memcheck_spmm.log "$OUT"/racecheck_spmm.log 2>/dev/null
+  "$OUT"/memcheck.log "$OUT"/racecheck.log "$OUT"/memcheck_spmm.log "$OUT"/racecheck_spmm.log "$OUT"/memcheck_tc.log \
+  "$OUT"/racecheck_tc.log 2>/dev/null
 grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
 [ -f "$OUT/bench.md" ] && tail -n 12 "$OUT/bench.md"
-for k in tests spmm_tests plan_cache_tests memcheck racecheck memcheck_spmm racecheck_spmm quickstart load_and_run \
+for k in tests spmm_tests plan_cache_tests memcheck racecheck memcheck_spmm racecheck_spmm memcheck_tc racecheck_tc \
+  quickstart load_and_run \
   load_and_run_cached bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done

@@ -4,11 +4,16 @@
 
 #include <paisparse/format/dense.hpp>
 #include <paisparse/format/random.hpp>
+#include <paisparse/format/tiled_weight.hpp>
 #include <paisparse/spmm_reference.hpp>
 #include <paisparse/tuning/spmm_config.hpp>
 
+#include <cstring>
+#include <map>
 #include <set>
 #include <string>
+#include <tuple>
+#include <utility>
 
 using namespace paisparse;
 
@@ -96,12 +101,15 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
         for (int l : space::spmm_panel_col_lanes)
           for (int n : space::spmm_panel_col_tile) panel += spmm_panel_shape_compiled(b, g, l, n, 2) ? 1 : 0;
   expect += panel * space::spmm_vec_bytes.size() * space::spmm_panel_unroll.size();
+  if (space::spmm_tensor)  // tensor-core kernels: one key per block shape
+    for (const auto& t : space::spmm_tensor_tiles) expect += spmm_tensor_shape_ok(t) ? 1 : 0;
   EXPECT_EQ(keys.size(), expect);
   std::set<std::string> names;
   for (const auto& k : keys) {
     spmm_config c{k};
     c.b_layout = dense_layout::col_major;
     names.insert(c.name());
+    if (k.access == spmm_b_access::tensor) continue;
     EXPECT_LE(k.team_threads(), 32);
     EXPECT_GE(k.team_threads(), 4);
     EXPECT_LE(k.col_pass(), 256);
@@ -111,8 +119,14 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
 }
 
 TEST(SpmmSpace, EveryValueTypeCanRunEveryKey) {
-  for (const auto& k : spmm_kernel_keys())
+  for (const auto& k : spmm_kernel_keys()) {
+    if (k.access == spmm_b_access::tensor) {  // 16-bit values only
+      EXPECT_EQ(spmm_cannot_implement(k, 2), "") << spmm_config{k}.name();
+      EXPECT_NE(spmm_cannot_implement(k, 4).find("fp16 or bf16"), std::string::npos);
+      continue;
+    }
     for (int vb : {2, 4}) EXPECT_EQ(spmm_cannot_implement(k, vb), "") << spmm_config{k}.name();
+  }
   spmm_kernel_key k{128, 64, 1, 8, 16, 1, index_kind::u16, spmm_b_access::rows};
   EXPECT_NE(spmm_cannot_implement(k, 2).find("power of two of at most 32"), std::string::npos);
   k = {80, 8, 2, 8, 16, 1, index_kind::u16, spmm_b_access::rows};
@@ -130,6 +144,11 @@ TEST(SpmmSpace, ShapesSuitN) {
   for (const auto& k : spmm_kernel_keys()) {
     EXPECT_TRUE(spmm_shape_suits(k, 0));
     EXPECT_TRUE(spmm_shape_suits(k, 256)) << spmm_config{k}.name();
+    if (k.access == spmm_b_access::tensor) {  // no block more than half empty, but for the narrowest
+      if (spmm_shape_suits(k, 8)) EXPECT_EQ(k.tile.n, 16);
+      if (k.tile.n > 16) EXPECT_EQ(spmm_shape_suits(k, k.tile.n / 2), false);
+      continue;
+    }
     if (spmm_shape_suits(k, 1)) {
       EXPECT_EQ(k.col_lanes, 1);
       EXPECT_EQ(k.col_tile, 4);
@@ -174,6 +193,8 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
         if (!spmm_shape_suits(k, n) || !spmm_cannot_implement(k, 2).empty()) continue;
         if (k.access == spmm_b_access::panel)
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
+        else if (k.access == spmm_b_access::tensor)
+          expect += spmm_tensor_splits(k, s, 132 * 2048, n).size();
         else
           expect += spmm_segment_caps(k, 2, s, 132 * 2048, n).size() * 2;
       }
@@ -253,4 +274,101 @@ TEST(SpmmReference, SmallProductInEveryLayout) {
   EXPECT_EQ(r.value, (std::vector<double>{21.5, 26.5, 0, 0, 81, 74}));
   EXPECT_EQ(compact_row_major(b_cm, 3, 2, 4, dense_layout::col_major), b_rm);
   EXPECT_THROW(spmm_reference(w, host_dense_ref<float>{&b_rm, dense_layout::row_major, 3}, 2), paisparse::error);
+}
+
+TEST(SpmmConfig, TensorCoreNames) {
+  const spmm_tensor_tile t{64, 32, 64, 2, 2};
+  spmm_config c{spmm_kernel_key::tensor(t)};
+  c.b_layout = dense_layout::col_major;
+  c.c_layout = dense_layout::row_major;
+  EXPECT_EQ(c.name(), "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cr");
+  EXPECT_EQ(spmm_config::parse(c.name()), c);
+  EXPECT_EQ(c.kernel.block_threads, 128);
+  EXPECT_FALSE(c.stages_b());
+  for (const char* n : {"spmm.tc.m128.n128.k32.w2x2.s4.Br.Cc", "spmm.tc.m32.n16.k64.w2x1.s1.Bc.Cc"})
+    EXPECT_EQ(spmm_config::parse(n).name(), n);
+  auto err = [](const char* n) {
+    try {
+      spmm_config::parse(n);
+    } catch (const paisparse::error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.Bc.Cc").find("9 dot-separated fields"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m64.n32.q64.w2x2.s1.Bc.Cc").find("'q64'"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m64.n32.k64.w2y2.s1.Bc.Cc").find("'w2y2'"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m48.n32.k64.w2x2.s1.Bc.Cc").find("not a tensor-core shape"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.s0.Bc.Cc").find("k splits 0"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.s1.Bt.Cc").find("Br or Bc"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cx").find("Cr or Cc"), std::string::npos);
+  // k splits: 1 always; more only when the tiles of C do not fill the GPU, each split >= 2 steps
+  {
+    const auto tall = random_csr<float>(49152, 1024, 0.01, row_distribution::uniform, 0, 4);
+    const auto wide = random_csr<float>(1024, 12288, 0.01, row_distribution::uniform, 0, 4);
+    const spmm_kernel_key k = spmm_kernel_key::tensor({64, 32, 64, 2, 2});
+    // 768 row blocks x 8 column blocks fill the 2112 blocks of 128 threads 132 SMs hold: 1, and 2 to compare
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(tall), 132 * 2048, 256), (std::vector<int32_t>{1, 2}));
+    const auto sw = spmm_tensor_splits(k, compute_row_stats(wide), 132 * 2048, 32);
+    ASSERT_GT(sw.size(), 1u);  // 16 tiles of C: splits of 128 (> 64: capped) ... each >= 2 of 192 steps
+    for (int32_t x : sw) EXPECT_LE(2 * x, 192);
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 132 * 2048, 0), (std::vector<int32_t>{1, 3}));
+  }
+  // the space offers them for 16-bit values only, once per layout pair, and only with 16-bit positions allowed
+  auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
+  const row_stats s = compute_row_stats(w);
+  auto count = [&](int vb, std::vector<index_kind> kinds) {
+    int tc = 0;
+    for (const auto& x : spmm_space(vb, s, 132 * 2048, 64, dense_layout::row_major, dense_layout::col_major, kinds))
+      tc += x.kernel.access == spmm_b_access::tensor;
+    return tc;
+  };
+  EXPECT_EQ(count(4, {index_kind::u16, index_kind::i32}), 0);
+  EXPECT_EQ(count(2, {index_kind::i32}), 0);
+  if (space::spmm_tensor) EXPECT_GT(count(2, {index_kind::u16, index_kind::i32}), 0);
+}
+
+TEST(TiledWeight, EveryNonzeroInItsTileAndPlace) {
+  for (auto [rows, cols, density] : {std::tuple{200, 300, 0.05}, std::tuple{64, 64, 1.0}, std::tuple{1, 5000, 0.01},
+                                     std::tuple{3000, 1, 0.3}, std::tuple{70, 90, 0.0}}) {
+    const auto w = random_csr<__half>(rows, cols, density, row_distribution::lognormal, 0.8, rows + cols);
+    for (auto [tm, tk] : {std::pair{64, 64}, std::pair{32, 16}, std::pair{128, 32}}) {
+      const host_tiled_weight t = build_tiled_weight(w, tm, tk);
+      const int ld = tk + tile_pad;
+      ASSERT_EQ(t.row_blocks, (rows + tm - 1) / tm);
+      ASSERT_EQ(t.k_tiles, (cols + tk - 1) / tk);
+      ASSERT_EQ(t.tile_ptr.size(), static_cast<std::size_t>(t.row_blocks) * t.k_tiles + 1);
+      // decode every tile back into (row, column, value bits); padding words write 0 into row 0's padding
+      std::map<std::pair<int, int>, uint16_t> got;
+      for (int rb = 0; rb < t.row_blocks; ++rb)
+        for (int kt = 0; kt < t.k_tiles; ++kt) {
+          const std::size_t ti = static_cast<std::size_t>(rb) * t.k_tiles + kt;
+          ASSERT_EQ(t.tile_ptr[ti] % 4, 0);
+          for (int32_t i = t.tile_ptr[ti]; i < t.tile_ptr[ti + 1]; ++i) {
+            const uint32_t word = t.words[static_cast<std::size_t>(i)];
+            const int off = static_cast<int>(word >> 16), r = off / ld, c = off % ld;
+            ASSERT_LT(r, tm);
+            if (c >= tk) {  // padding
+              EXPECT_EQ(word & 0xffffu, 0u);
+              EXPECT_EQ(r, 0);
+              continue;
+            }
+            EXPECT_TRUE(got.emplace(std::pair{rb * tm + r, kt * tk + c}, static_cast<uint16_t>(word & 0xffffu)).second)
+                << "a place written twice";
+          }
+        }
+      ASSERT_EQ(got.size(), static_cast<std::size_t>(w.nnz())) << rows << "x" << cols << " tile " << tm << "x" << tk;
+      for (int32_t r = 0; r < w.rows(); ++r)
+        for (int32_t j = w.row_offsets()[r]; j < w.row_offsets()[r + 1]; ++j) {
+          uint16_t bits;
+          std::memcpy(&bits, &w.values()[j], 2);
+          const auto it = got.find({r, w.col_indices()[j]});
+          ASSERT_NE(it, got.end()) << "row " << r << " col " << w.col_indices()[j] << " missing";
+          EXPECT_EQ(it->second, bits);
+        }
+    }
+  }
+  const auto w = random_csr<__half>(16, 16, 0.5, row_distribution::uniform, 0, 1);
+  EXPECT_THROW(build_tiled_weight(w, 24, 64), paisparse::error);
+  EXPECT_THROW(build_tiled_weight(w, 1024, 64), paisparse::error);  // offsets past 16 bits
 }

@@ -259,6 +259,47 @@ TYPED_TEST(SpmmEveryCandidate, Dlmc) {
   std::printf("  DLMC %-5s: %zu matrices, %ld spmm candidate runs checked\n", value_type_name<T>(), files.size(), total);
 }
 
+// The tensor-core kernels on every N of the list, all four layout pairs and
+// the three ld variants (odd ld: the element-by-element staging of B), on
+// the matrix set. The sweep above runs each of them on one problem per
+// matrix; this runs each on all.
+TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
+  using T = TypeParam;
+  if constexpr (sizeof(T) != 2) {
+    GTEST_SKIP() << "the tensor-core kernels take fp16 or bf16 values";
+  } else {
+    if (!space::spmm_tensor) GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0";
+    uint64_t seed = 90000 + 1000 * type_number<T>();
+    int total = 0;
+    for (const auto& m : matrix_set()) {
+      const host_csr<T> w = convert_values<T>(m.w);
+      std::vector<spmm_config> configs;
+      for (const auto& c : every_spmm_config(sizeof(T), compute_row_stats(w)))
+        if (c.kernel.access == spmm_b_access::tensor) configs.push_back(c);
+      ASSERT_FALSE(configs.empty());
+      schedule_cache<T> cache(w, sweep_max_n);
+      int variant = 0;
+      for (const auto& lp : layout_pairs)
+        for (int32_t n : spmm_ns) {
+          spmm_problem<T> p(w, n, lp.b, lp.c, variant++ % 3, seed++);
+          for (const auto& c : configs) {
+            if (c.b_layout != lp.b || c.c_layout != lp.c) continue;
+            poison(p.dc);
+            spmm_execute(c, find_spmm_kernel<T>(c.kernel), cache.get(c), static_cast<T*>(nullptr), 0, p.b(), p.c(),
+                         p.n, epilog_params<T>{}, nullptr);
+            PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
+            int64_t holes = 0;
+            const double err = p.check(holes);
+            EXPECT_LE(err, relative_tolerance<T>()) << m.name << " " << c.name() << " " << p.describe();
+            EXPECT_EQ(holes, 0) << m.name << " " << c.name() << " " << p.describe() << ": C's ld padding written";
+            ++total;
+          }
+        }
+    }
+    std::printf("  tensor-core kernels %-5s: %d runs checked\n", value_type_name<T>(), total);
+  }
+}
+
 template <class T>
 class SpmmApi : public ::testing::Test {};
 TYPED_TEST_SUITE(SpmmApi, value_types);
@@ -266,10 +307,12 @@ TYPED_TEST_SUITE(SpmmApi, value_types);
 TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
   using T = TypeParam;
   // each B path, both C layouts, split rows (caps 32 / 64 / 128), both index kinds
-  const std::vector<std::string> configs{
+  std::vector<std::string> configs{
       "spmm.b128.g8.l1.n4.v16.u1.u16.c0.lf.Bc.Cc", "spmm.b128.g4.l2.n8.v16.u1.i32.c64.ro.Bt.Cr",
       "spmm.b128.g2.l4.n8.v16.u1.u16.c32.lf.Br.Cc", "spmm.b128.g1.l8.n16.v16.u1.i32.c0.ro.Br.Cr",
       "spmm.b128.g32.l1.n4.v16.u1.u16.c128.lf.Bt.Cc"};
+  if (sizeof(T) == 2 && space::spmm_tensor)  // the tensor-core kernels' epilog, both B and C layouts
+    configs.insert(configs.end(), {"spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc", "spmm.tc.m128.n64.k64.w4x2.s3.Br.Cr"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);

@@ -11,6 +11,9 @@
 // schedule is built with panel_cols and cut into item groups: consecutive
 // items of one panel, at most group_items of them, one group per block and
 // column chunk.
+//
+// For the tensor-core kernels the weight is tiled instead
+// (format/tiled_weight.cuh): no items, no split rows, no workspace.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include "device_buffer.hpp"
 #include "device_schedule.cuh"
 #include "schedule.hpp"
+#include "tiled_weight.cuh"
 
 namespace paisparse {
 
@@ -69,7 +73,28 @@ class spmm_schedule {
     }
   }
 
+  /// Uploads a tiled weight (the tensor-core kernels); split_k: also the
+  /// workspace (rows x max_n sums) and tile counters that k splits need.
+  spmm_schedule(const host_tiled_weight& t, int32_t max_n, bool split_k) : max_n_(max_n), tiled_(t) {
+    PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
+    if (!split_k || t.rows == 0) return;
+    const int64_t elems = static_cast<int64_t>(t.rows) * max_n;
+    tile_counter_stride_ = (max_n + 15) / 16;  // column blocks of the narrowest tensor-core tile
+    workspace_ = device_buffer<float>(static_cast<std::size_t>(elems));
+    counters_ = device_buffer<int32_t>(static_cast<std::size_t>(t.row_blocks) * tile_counter_stride_);
+    PAISPARSE_CUDA_TRY(cudaMemset(workspace_.data(), 0, workspace_.size() * sizeof(float)));
+    PAISPARSE_CUDA_TRY(cudaMemset(counters_.data(), 0, counters_.size() * sizeof(int32_t)));
+    PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // ready for any stream
+  }
+
   const device_schedule<T>& weight() const { return weight_; }
+  /// The tiled weight, or null when the schedule is built of items.
+  const device_tiled_weight* tiled() const { return tiled_.empty() ? nullptr : &tiled_; }
+  /// Split-K tables of a tiled weight (null when built without them): sums
+  /// at workspace[row * max_n() + col], a counter per (row block, 16 columns).
+  float* tile_workspace() const { return tiled() && !workspace_.empty() ? const_cast<float*>(workspace_.data()) : nullptr; }
+  int32_t* tile_counters() const { return tiled() && !counters_.empty() ? const_cast<int32_t*>(counters_.data()) : nullptr; }
+  int32_t tile_counter_stride() const { return tile_counter_stride_; }
   spmm_split_view split() const {
     spmm_split_view v;
     v.row_slot = row_slot_.empty() ? nullptr : row_slot_.data();
@@ -83,13 +108,13 @@ class spmm_schedule {
   /// first items (n_groups() + 1 entries).
   int32_t n_groups() const { return n_groups_; }
   const int32_t* group_start() const { return group_start_.empty() ? nullptr : group_start_.data(); }
-  int32_t rows() const { return weight_.rows(); }
-  int32_t cols() const { return weight_.cols(); }
-  int32_t nnz() const { return weight_.nnz(); }
+  int32_t rows() const { return tiled() ? tiled_.rows() : weight_.rows(); }
+  int32_t cols() const { return tiled() ? tiled_.cols() : weight_.cols(); }
+  int32_t nnz() const { return tiled() ? tiled_.nnz() : weight_.nnz(); }
   int32_t split_rows() const { return weight_.split_rows(); }
   index_kind index() const { return weight_.index(); }
   /// Device bytes a launch reads for the weight (values, indices, item tables).
-  int64_t weight_bytes() const { return weight_.weight_bytes(); }
+  int64_t weight_bytes() const { return tiled() ? tiled_.weight_bytes() : weight_.weight_bytes(); }
 
  private:
   device_schedule<T> weight_;
@@ -99,6 +124,8 @@ class spmm_schedule {
   device_buffer<int32_t> row_slot_;
   device_buffer<float> workspace_;
   device_buffer<int32_t> counters_;
+  device_tiled_weight tiled_;
+  int32_t tile_counter_stride_ = 0;
 };
 
 }  // namespace paisparse

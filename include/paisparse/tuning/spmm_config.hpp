@@ -32,6 +32,21 @@
 // The panel kernels (kernels/spmm_panel_kernel.cuh) have lists of their own
 // (PAISPARSE_SPMM_PANEL_*), and are compiled for 16-bit indices only: their
 // panels are never wider than 65536 columns, so 16 bits always suffice.
+//
+// The tensor-core kernels (kernels/spmm_tensor_kernel.cuh, fp16 and bf16
+// only) have a name of their own:
+//
+//     spmm.tc.m64.n32.k64.w2x2.s4.Bc.Cc
+//             |   |   |   |    |  |  `-- C layout
+//             |   |   |   |    |  `----- B layout: Br row-major, Bc column-major
+//             |   |   |   |    `-------- k splits: blocks sharing a tile of C's k steps
+//             |   |   |   `------------- warps over rows x warps over columns
+//             |   |   `----------------- k step (columns of W per tile)
+//             |   `--------------------- output columns per block
+//             `------------------------- output rows per block (rows of W per tile)
+//
+// Their shapes are PAISPARSE_SPMM_TENSOR_TILES, a list of {m, n, k, warps
+// over rows, warps over columns}; PAISPARSE_SPMM_TENSOR=0 leaves them out.
 #pragma once
 
 #include <algorithm>
@@ -97,7 +112,21 @@
 #define PAISPARSE_SPMM_PANEL_MAX_SMEM (227 * 1024)
 #endif
 
+#ifndef PAISPARSE_SPMM_TENSOR  // 1: also compile the tensor-core kernels (fp16 and bf16)
+#define PAISPARSE_SPMM_TENSOR 1
+#endif
+#ifndef PAISPARSE_SPMM_TENSOR_TILES  // {rows, columns, k step, warps over rows, warps over columns} per block
+#define PAISPARSE_SPMM_TENSOR_TILES                                                                       \
+  {32, 16, 64, 2, 1}, {64, 16, 64, 4, 1}, {64, 32, 64, 2, 2}, {128, 32, 64, 4, 1}, {64, 64, 64, 2, 2}, \
+      {128, 64, 64, 4, 2}, {64, 128, 64, 2, 2}, {128, 128, 64, 4, 2}, {128, 128, 32, 2, 2}
+#endif
+
 namespace paisparse {
+
+/// One block shape of the tensor-core kernels.
+struct spmm_tensor_tile {
+  int m, n, k, warps_m, warps_n;
+};
 
 namespace space {
 inline constexpr std::array spmm_block_threads{PAISPARSE_SPMM_BLOCK_THREADS};
@@ -116,15 +145,29 @@ inline constexpr std::array spmm_panel_unroll{PAISPARSE_SPMM_PANEL_UNROLL};
 inline constexpr std::array spmm_panel_rows{PAISPARSE_SPMM_PANEL_ROWS};
 inline constexpr std::array spmm_panel_group_items{PAISPARSE_SPMM_PANEL_GROUP_ITEMS};
 inline constexpr int64_t spmm_panel_max_smem = PAISPARSE_SPMM_PANEL_MAX_SMEM;
+inline constexpr bool spmm_tensor = PAISPARSE_SPMM_TENSOR;
+inline constexpr spmm_tensor_tile spmm_tensor_tiles[] = {PAISPARSE_SPMM_TENSOR_TILES};
 }  // namespace space
 
 /// How the kernel reads B: along rows of a row-major B (vector loads),
-/// gathering from a column-major B in place, or from a panel of B staged in
-/// shared memory (either layout).
-enum class spmm_b_access { rows, gather, panel };
+/// gathering from a column-major B in place, from a panel of B staged in
+/// shared memory (either layout), or in tiles for the tensor cores (either
+/// layout; the weight then comes tiled, format/tiled_weight.cuh).
+enum class spmm_b_access { rows, gather, panel, tensor };
 
 inline const char* to_string(spmm_b_access a) {
-  return a == spmm_b_access::rows ? "rows" : a == spmm_b_access::gather ? "gather" : "panel";
+  return a == spmm_b_access::rows     ? "rows"
+         : a == spmm_b_access::gather ? "gather"
+         : a == spmm_b_access::panel  ? "panel"
+                                      : "tensor";
+}
+
+/// Whether a tensor-core block shape is one the kernel can take: 16 x 16
+/// pieces per warp along both sides, at most 8 warps, a tile whose shared
+/// offsets fit 16 bits.
+constexpr bool spmm_tensor_shape_ok(const spmm_tensor_tile& t) {
+  return t.warps_m >= 1 && t.warps_n >= 1 && t.warps_m * t.warps_n <= 8 && t.m % (16 * t.warps_m) == 0 &&
+         t.n % (16 * t.warps_n) == 0 && t.k % 16 == 0 && t.k >= 16 && t.m * (t.k + 8) <= 65536;
 }
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
@@ -157,11 +200,24 @@ struct spmm_kernel_key {
   int unroll = 1;
   index_kind index = index_kind::u16;
   spmm_b_access access = spmm_b_access::rows;
+  spmm_tensor_tile tile{0, 0, 0, 0, 0};  // tensor-core kernels only (the rest of the fields unused)
+
+  /// The key of a tensor-core kernel.
+  static spmm_kernel_key tensor(const spmm_tensor_tile& t) {
+    spmm_kernel_key k;
+    k.block_threads = 32 * t.warps_m * t.warps_n;
+    k.nz_lanes = k.col_lanes = k.col_tile = k.unroll = 1;
+    k.vec_bytes = 16;
+    k.access = spmm_b_access::tensor;
+    k.tile = t;
+    return k;
+  }
 
   friend bool operator==(const spmm_kernel_key& a, const spmm_kernel_key& b) {
     return a.block_threads == b.block_threads && a.nz_lanes == b.nz_lanes && a.col_lanes == b.col_lanes &&
            a.col_tile == b.col_tile && a.vec_bytes == b.vec_bytes && a.unroll == b.unroll && a.index == b.index &&
-           a.access == b.access;
+           a.access == b.access && a.tile.m == b.tile.m && a.tile.n == b.tile.n && a.tile.k == b.tile.k &&
+           a.tile.warps_m == b.tile.warps_m && a.tile.warps_n == b.tile.warps_n;
   }
   friend bool operator!=(const spmm_kernel_key& a, const spmm_kernel_key& b) { return !(a == b); }
   int team_threads() const { return nz_lanes * col_lanes; }
@@ -182,10 +238,12 @@ struct spmm_config {
   dense_layout c_layout = dense_layout::col_major;
   int32_t panel_rows = 0;   // panel kernels: rows of B per staged panel
   int32_t group_items = 0;  // panel kernels: items per block
+  int32_t k_splits = 1;     // tensor-core kernels: blocks sharing one tile of C (1 for the others)
 
   /// Br, Bt, Bc, Pr<R>x<G> or Pc<R>x<G> (see the header comment).
   std::string b_tag() const {
     const bool row = b_layout == dense_layout::row_major;
+    if (kernel.access == spmm_b_access::tensor) return row ? "Br" : "Bc";
     if (kernel.access == spmm_b_access::panel)
       return std::string(row ? "Pr" : "Pc") + std::to_string(panel_rows) + "x" + std::to_string(group_items);
     if (row) return kernel.access == spmm_b_access::rows ? "Br" : "B?";
@@ -202,6 +260,12 @@ struct spmm_config {
 
   std::string name() const {
     std::ostringstream os;
+    if (kernel.access == spmm_b_access::tensor) {
+      const spmm_tensor_tile& t = kernel.tile;
+      os << "spmm.tc.m" << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n << ".s"
+         << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
+      return os.str();
+    }
     os << "spmm.b" << kernel.block_threads << ".g" << kernel.nz_lanes << ".l" << kernel.col_lanes << ".n"
        << kernel.col_tile << ".v" << kernel.vec_bytes << ".u" << kernel.unroll << '.' << to_string(kernel.index)
        << ".c" << segment_cap << '.' << to_string(order) << '.' << b_tag() << '.'
@@ -211,7 +275,7 @@ struct spmm_config {
   friend bool operator==(const spmm_config& a, const spmm_config& b) {
     return a.kernel == b.kernel && a.segment_cap == b.segment_cap && a.order == b.order &&
            a.b_layout == b.b_layout && a.c_layout == b.c_layout && a.panel_rows == b.panel_rows &&
-           a.group_items == b.group_items;
+           a.group_items == b.group_items && a.k_splits == b.k_splits;
   }
   friend bool operator!=(const spmm_config& a, const spmm_config& b) { return !(a == b); }
 
@@ -224,6 +288,7 @@ struct spmm_config {
       else cur.push_back(ch);
     }
     f.push_back(cur);
+    if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tc") return parse_tensor(s, f);
     PAISPARSE_EXPECTS(f.size() == 12 && f[0] == "spmm",
                       "spmm config '" << s << "': expected 12 dot-separated fields like "
                                       << "spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc, got " << f.size()
@@ -277,6 +342,46 @@ struct spmm_config {
     c.c_layout = f[11] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
     return c;
   }
+
+ private:
+  static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f) {
+    PAISPARSE_EXPECTS(f.size() == 9, "spmm config '" << s << "': a tensor-core name has 9 dot-separated fields like "
+                                                     << "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc, got " << f.size());
+    auto num = [&](const std::string& field, char tag, std::size_t from = 1) -> int {
+      PAISPARSE_EXPECTS(field.size() > from && field.size() - from < 6 && field[0] == tag &&
+                            field.find_first_not_of("0123456789", from) == std::string::npos,
+                        "spmm config '" << s << "': field '" << field << "' should be '" << tag << "<number>'");
+      return std::stoi(field.substr(from));
+    };
+    spmm_tensor_tile t{num(f[2], 'm'), num(f[3], 'n'), num(f[4], 'k'), 0, 0};
+    const std::string& w = f[5];
+    const std::size_t x = w.find('x');
+    PAISPARSE_EXPECTS(w.size() >= 4 && w[0] == 'w' && x != std::string::npos && x > 1 && x + 1 < w.size() &&
+                          w.size() < 10 && w.find_first_not_of("0123456789", 1) == x &&
+                          w.find_first_not_of("0123456789", x + 1) == std::string::npos,
+                      "spmm config '" << s << "': field '" << w << "' should be 'w<warps over rows>x<warps over "
+                                      << "columns>', e.g. w2x2");
+    t.warps_m = std::stoi(w.substr(1, x - 1));
+    t.warps_n = std::stoi(w.substr(x + 1));
+    PAISPARSE_EXPECTS(spmm_tensor_shape_ok(t),
+                      "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
+                                      << t.warps_m << " x " << t.warps_n
+                                      << " warps is not a tensor-core shape (each warp needs whole 16 x 16 pieces, "
+                                      << "at most 8 warps)");
+    const int splits = num(f[6], 's');
+    PAISPARSE_EXPECTS(splits >= 1 && splits <= 1024,
+                      "spmm config '" << s << "': k splits " << splits << ", expected 1..1024");
+    PAISPARSE_EXPECTS(f[7] == "Br" || f[7] == "Bc",
+                      "spmm config '" << s << "': B field '" << f[7] << "' should be Br or Bc");
+    PAISPARSE_EXPECTS(f[8] == "Cr" || f[8] == "Cc",
+                      "spmm config '" << s << "': C field '" << f[8] << "' should be Cr or Cc");
+    spmm_config c;
+    c.kernel = spmm_kernel_key::tensor(t);
+    c.k_splits = splits;
+    c.b_layout = f[7] == "Br" ? dense_layout::row_major : dense_layout::col_major;
+    c.c_layout = f[8] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
+    return c;
+  }
 };
 
 /// Every compiled-in kernel key, in a fixed order (index kind outermost).
@@ -303,12 +408,24 @@ inline std::vector<spmm_kernel_key> spmm_kernel_keys() {
               for (int u : space::spmm_panel_unroll)
                 if (spmm_panel_shape_compiled(b, g, l, n, 2))  // 2-byte values: the strictest rule
                   keys.push_back({b, g, l, n, v, u, index_kind::u16, spmm_b_access::panel});
+  if (space::spmm_tensor)
+    for (const spmm_tensor_tile& t : space::spmm_tensor_tiles)
+      if (spmm_tensor_shape_ok(t)) keys.push_back(spmm_kernel_key::tensor(t));
   return keys;
 }
 
 /// Why a kernel key cannot run values of `value_bytes` bytes, or "" if it can.
 inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_bytes) {
   std::ostringstream os;
+  if (k.access == spmm_b_access::tensor) {
+    if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
+    else if (!spmm_tensor_shape_ok(k.tile))
+      os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
+         << k.tile.warps_n << " warps is not a tensor-core shape";
+    else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps_m * k.tile.warps_n)
+      os << "a tensor-core key has 16-bit positions and one thread per warp lane";
+    return os.str();
+  }
   const int elems = k.vec_bytes / value_bytes;
   const int team = k.team_threads();
   const int tile_bytes = k.col_tile * value_bytes;
@@ -335,6 +452,8 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
     why = "the gather kernels read column-major B only";
   if (why.empty() && (c.kernel.access == spmm_b_access::panel) != (c.panel_rows > 0 && c.group_items > 0))
     why = "panel rows and items per block are set for (and only for) the panel kernels";
+  if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && c.kernel.access != spmm_b_access::tensor)))
+    why = "k splits are 1, but for the tensor-core kernels (1 or more)";
   return why;
 }
 
@@ -343,6 +462,11 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
 /// tile. n <= 0: every shape.
 inline bool spmm_shape_suits(const spmm_kernel_key& k, int32_t n) {
   if (n <= 0) return true;
+  if (k.access == spmm_b_access::tensor) {  // no block more than half empty, but for the narrowest
+    int narrowest = k.tile.n;
+    for (const spmm_tensor_tile& t : space::spmm_tensor_tiles) narrowest = std::min(narrowest, t.n);
+    return k.tile.n == narrowest || k.tile.n / 2 < n;
+  }
   int smallest = k.col_tile;
   for (int t : space::spmm_col_tile) smallest = std::min(smallest, t);
   return static_cast<int64_t>(k.col_lanes - 1) * k.col_tile < n && (k.col_tile == smallest || k.col_tile / 2 < n);
@@ -386,6 +510,30 @@ inline std::vector<int32_t> spmm_panel_rows_for(const spmm_kernel_key& k, int va
   return fit;
 }
 
+/// K splits worth trying for a tensor-core kernel: 1, and when the tiles of
+/// C are too few to fill the GPU once (one block per tile, as many blocks
+/// resident as threads allow), the smallest power of two p that fills it,
+/// and p / 4, p / 2 and 2 p (occupancy is often below the thread limit, and
+/// every split adds atomics), each leaving every split at least two k steps. n <= 0: 1 and
+/// 3 (an uneven split, for the tests).
+inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const row_stats& s,
+                                               int64_t resident_threads, int32_t n) {
+  std::vector<int32_t> out{1};
+  const int64_t k_steps = (static_cast<int64_t>(s.cols) + k.tile.k - 1) / k.tile.k;
+  if (n <= 0) {
+    if (k_steps >= 3) out.push_back(3);
+    return out;
+  }
+  const int64_t tiles = (static_cast<int64_t>(s.rows) + k.tile.m - 1) / k.tile.m *
+                        ((static_cast<int64_t>(n) + k.tile.n - 1) / k.tile.n);
+  const int64_t wave = std::max<int64_t>(1, resident_threads / k.block_threads);
+  int32_t p = 1;
+  while (tiles * p < wave && p < 64) p *= 2;
+  for (int32_t c : {p / 4, p / 2, p, 2 * p})
+    if (c > 1 && k_steps >= 2 * c) out.push_back(c);
+  return out;
+}
+
 /// Schedule knobs of a configuration.
 inline schedule_params spmm_schedule_params(const spmm_config& c, int value_bytes) {
   return schedule_params{c.kernel.vec_bytes / value_bytes, c.segment_cap, c.order, c.panel_rows};
@@ -406,6 +554,15 @@ inline std::vector<spmm_config> spmm_space(int value_bytes, const row_stats& s, 
     if (b_layout == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
     if (!spmm_cannot_implement(k, value_bytes).empty() || !spmm_shape_suits(k, n)) continue;
     if (std::find(index_kinds.begin(), index_kinds.end(), k.index) == index_kinds.end()) continue;
+    if (k.access == spmm_b_access::tensor) {  // no cap, no order (tiles, not items): k splits
+      if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
+      for (int32_t splits : spmm_tensor_splits(k, s, resident_threads, n)) {
+        spmm_config c{k, 0, item_order::longest_first, b_layout, c_layout};
+        c.k_splits = splits;
+        out.push_back(c);
+      }
+      continue;
+    }
     if (k.access == spmm_b_access::panel) {  // panels x groups; rows never capped, longest first within a panel
       if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
       for (int32_t rows : spmm_panel_rows_for(k, value_bytes, s.cols))

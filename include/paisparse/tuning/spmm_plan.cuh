@@ -67,6 +67,15 @@ int64_t spmm_staged_ld(int32_t max_n) {
 /// to max_n columns and, for the panel kernels, the item groups (blocking).
 template <class T>
 spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_config& config, int32_t max_n) {
+  if (config.kernel.access == spmm_b_access::tensor) {
+    if constexpr (sizeof(T) == 2) {
+      return spmm_schedule<T>(build_tiled_weight(w, config.kernel.tile.m, config.kernel.tile.k), max_n,
+                              config.k_splits > 1);
+    } else {
+      PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
+      return spmm_schedule<T>();
+    }
+  }
   const schedule_params p = spmm_schedule_params(config, static_cast<int>(sizeof(T)));
   if (config.kernel.index == index_kind::u16)
     return spmm_schedule<T>(build_schedule<uint16_t>(w, p), max_n, config.group_items);
@@ -77,7 +86,9 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
 /// same key can share one (the tuner and the tests build each once).
 inline auto spmm_schedule_key(const spmm_config& c) {
   return std::make_tuple(static_cast<int>(c.kernel.index), c.kernel.vec_bytes, c.segment_cap,
-                         static_cast<int>(c.order), c.panel_rows, c.group_items);
+                         static_cast<int>(c.order), c.panel_rows, c.group_items,
+                         c.kernel.access == spmm_b_access::tensor ? c.kernel.tile.m : 0,
+                         c.kernel.access == spmm_b_access::tensor ? c.kernel.tile.k : 0, c.k_splits > 1);
 }
 
 /// One SpMM call with an already resolved kernel: stages B when the
@@ -105,6 +116,7 @@ void spmm_execute(const spmm_config& config, spmm_launch_fn<T> launch, const spm
     a.b_row_major = b.layout == dense_layout::row_major;
   }
   a.panel_rows = config.panel_rows;
+  a.k_splits = config.k_splits;
   a.c = c.data;
   a.c_row_stride = c.layout == dense_layout::row_major ? c.ld : 1;
   a.c_col_stride = c.layout == dense_layout::row_major ? 1 : c.ld;

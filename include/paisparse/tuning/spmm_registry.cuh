@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <type_traits>
 #include <utility>
@@ -20,8 +21,10 @@
 #include "../format/spmm_schedule.cuh"
 #include "../kernels/spmm_kernel.cuh"
 #include "../kernels/spmm_panel_kernel.cuh"
+#include "../kernels/spmm_tensor_kernel.cuh"
 #include "../prolog/spmm_prolog.cuh"
 #include "../reduction/column_tile_reduction.cuh"
+#include "../reduction/mma_reduction.cuh"
 #include "spmm_config.hpp"
 
 namespace paisparse {
@@ -36,6 +39,7 @@ struct spmm_launch_args {
   int64_t ldb = 0;
   bool b_row_major = true;
   int32_t panel_rows = 0;                        // panel kernels: the configuration's panel height
+  int32_t k_splits = 1;                          // tensor-core kernels: blocks sharing a tile of C
   T* c = nullptr;                                // C(m, n) at c[m * c_row_stride + n * c_col_stride]
   int64_t c_row_stride = 0, c_col_stride = 0;
   int32_t n = 0;
@@ -132,6 +136,73 @@ struct spmm_composition {
   }
 };
 
+/// The tensor-core composition for one block shape: both B layouts
+/// (chosen at run time), fp16 or bf16 values.
+template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN>
+struct spmm_tensor_composition {
+  static constexpr int threads = 32 * WarpsM * WarpsN;
+  template <bool BRowMajor>
+  struct parts {
+    using prolog = tile_scatter_prolog<T, threads, TileM, TileK>;
+    using b_stage = b_tile_stage<T, threads, TileK, TileN, BRowMajor>;
+    using reduction = mma_reduction<T, TileM, TileN, TileK, WarpsM, WarpsN, BRowMajor>;
+    using epilog = linear_epilog<T, runtime_activation>;
+    static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage, reduction, epilog, threads>::smem_bytes;
+  };
+
+  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    if (a.b_row_major) run<true>(a, st);
+    else run<false>(a, st);
+  }
+
+ private:
+  template <bool BRowMajor>
+  static void run(const spmm_launch_args<T>& a, cudaStream_t st) {
+    using P = parts<BRowMajor>;
+    const spmm_schedule<T>& w = *a.weight;
+    if (w.rows() == 0 || a.n <= 0) return;
+    const device_tiled_weight* tw = w.tiled();
+    PAISPARSE_EXPECTS(tw != nullptr && tw->tile_m() == TileM && tw->tile_k() == TileK,
+                      "spmm: a tensor-core kernel with " << TileM << " x " << TileK
+                                                         << " tiles needs a weight tiled the same way");
+    auto kernel = &spmm_tensor_kernel<typename P::prolog, typename P::b_stage, typename P::reduction,
+                                      typename P::epilog, threads, TileM, TileN, TileK>;
+    static const bool opted_in = [kernel] {  // once per kernel: shared memory beyond the 48 KiB default
+      if (P::smem_bytes > 48 * 1024)
+        PAISPARSE_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, P::smem_bytes));
+      return true;
+    }();
+    (void)opted_in;
+    spmm_tensor_params<T> p;
+    p.w = tw->view();
+    p.b = a.b;
+    p.ldb = a.ldb;
+    p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+    p.c = a.c;
+    p.c_row_stride = a.c_row_stride;
+    p.c_col_stride = a.c_col_stride;
+    p.n = a.n;
+    p.n_blocks = static_cast<int32_t>((static_cast<int64_t>(a.n) + TileN - 1) / TileN);
+    p.ep = a.ep;
+    p.k_splits = a.k_splits;
+    if (a.k_splits > 1) {
+      PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.n <= w.max_n(),
+                        "spmm: " << a.k_splits << " k splits need a tiled weight built with split-K tables for N = "
+                                 << a.n << " (built for " << w.max_n() << ")");
+      p.workspace = w.tile_workspace();
+      p.counters = w.tile_counters();
+      p.ws_stride = w.max_n();
+      p.counter_stride = w.tile_counter_stride();
+    }
+    PAISPARSE_EXPECTS(a.k_splits >= 1, "spmm: k splits = " << a.k_splits << ", expected >= 1");
+    const int64_t grid = static_cast<int64_t>(p.w.row_blocks) * p.n_blocks * a.k_splits;
+    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
+    kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(P::smem_bytes), st>>>(p);
+    PAISPARSE_CUDA_CHECK_LAST();
+  }
+};
+
 namespace detail {
 
 /// Kernel shape number Flat of the cartesian product of the lists (block
@@ -187,11 +258,24 @@ void add_spmm_panel_entry(std::vector<spmm_kernel_entry<T>>& out) {
   }
 }
 
-template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat>
-std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>, std::index_sequence<PanelFlat...>) {
+/// The tensor-core kernels: their own list of block shapes, 16-bit values,
+/// listed in the 16-bit-index table (their positions are 16-bit).
+template <class T, class I, std::size_t Tile>
+void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
+  constexpr spmm_tensor_tile t = space::spmm_tensor_tiles[Tile];
+  if constexpr (space::spmm_tensor && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_tensor_shape_ok(t)) {
+    out.push_back({spmm_kernel_key::tensor(t),
+                   &spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n>::launch});
+  }
+}
+
+template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat, std::size_t... TensorTile>
+std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>, std::index_sequence<PanelFlat...>,
+                                                    std::index_sequence<TensorTile...>) {
   std::vector<spmm_kernel_entry<T>> out;
   (add_spmm_entry<T, I, Flat>(out), ...);
   (add_spmm_panel_entry<T, I, PanelFlat>(out), ...);
+  (add_spmm_tensor_entry<T, I, TensorTile>(out), ...);
   return out;
 }
 
@@ -206,7 +290,8 @@ const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
                                                            space::spmm_unroll, 0>::size>{},
       std::make_index_sequence<detail::spmm_flat_shape<space::spmm_panel_block_threads, space::spmm_panel_nz_lanes,
                                                        space::spmm_panel_col_lanes, space::spmm_panel_col_tile,
-                                                       space::spmm_panel_unroll, 0>::size>{});
+                                                       space::spmm_panel_unroll, 0>::size>{},
+      std::make_index_sequence<std::size(space::spmm_tensor_tiles)>{});
   return entries;
 }
 

@@ -10,7 +10,8 @@
 // plan for N up to n, with the whole table.
 //
 // Order: candidates sharing a schedule run together (each schedule is built
-// once), and the panel kernels (B staged in shared memory) run last: on the
+// once); from N = 16 the tensor-core kernels run first, below it the CUDA-core
+// kernels; the panel kernels (B staged in shared memory) run last: on the
 // H100 they have not yet won on any LLM-shaped layer measured (see
 // docs/PERFORMANCE.md), so a time budget that stops the tuner early cuts
 // them first.
@@ -122,7 +123,11 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // Group candidates sharing a schedule so each schedule is built once; the
   // panel kernels last (see the header comment).
   auto sched_key = [](const spmm_config& c) { return spmm_schedule_key(c); };
-  auto family = [](const spmm_config& c) { return c.kernel.access == spmm_b_access::panel ? 1 : 0; };
+  auto family = [n](const spmm_config& c) {
+    if (c.kernel.access == spmm_b_access::panel) return 2;
+    const bool tensor = c.kernel.access == spmm_b_access::tensor;
+    return tensor == (n >= 16) ? 0 : 1;  // tensor cores first from N = 16, CUDA-core kernels first below
+  };
   std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
     return std::make_pair(family(a), sched_key(a)) < std::make_pair(family(b), sched_key(b));
   });

@@ -1,0 +1,125 @@
+// paisparse prolog policies of the tensor-core SpMM path ("load sparse,
+// compute dense"): they fill the two shared-memory operands of one k step.
+//
+//   tile_scatter_prolog   the weight: a tile_m x tile_k tile of W (format/
+//                         tiled_weight.cuh) is read as packed words, 4 per
+//                         16-byte load, into registers (issued one k step
+//                         ahead), and scattered into a zeroed dense copy in
+//                         shared memory, rows padded by tile_pad elements.
+//   b_tile_stage          the activations: the tile_k x tile_n block of B
+//                         the step needs, copied with cp.async (16 bytes,
+//                         zero-filled past K and N) when B and its ld are
+//                         16-byte aligned, element by element otherwise.
+//                         Column-major B (the LLM layout, X along K) is kept
+//                         as tile_n rows of tile_k; row-major B as tile_k
+//                         rows of tile_n (reduction/mma_reduction.cuh reads
+//                         it transposed).
+//
+// Every function is called by all Threads threads of the block; the kernel
+// (kernels/spmm_tensor_kernel.cuh) places the barriers.
+#pragma once
+
+#include <cstdint>
+
+#include "../detail/mma.cuh"
+#include "../format/tiled_weight.cuh"
+#include "../types.hpp"
+
+namespace paisparse {
+
+template <class T, int Threads, int TileM, int TileK, int Regs = 2>
+struct tile_scatter_prolog {
+  static_assert(sizeof(T) == 2, "tile_scatter_prolog: 16-bit values only");
+  static_assert(TileM % 16 == 0 && TileK % 16 == 0, "tile_scatter_prolog: tiles of whole 16 x 16 blocks");
+  static constexpr int ld = TileK + tile_pad;                     // elements per shared row
+  static constexpr int smem_elems = TileM * ld;                   // one buffer
+  static constexpr int per_pass = Threads * 4;                    // words one round of 16-byte loads covers
+  static constexpr int prefetched = per_pass * Regs;              // words held in registers per tile
+
+  /// A tile's words in flight: the first `prefetched` of them.
+  struct staged {
+    uint4 w[Regs];
+    int32_t begin, end;  // the tile's words
+  };
+
+  /// Issues the loads of tile `t` (words [tile_ptr[t], tile_ptr[t + 1])).
+  __device__ __forceinline__ static void load(const tiled_weight_view& v, int64_t t, int tid, staged& s) {
+    s.begin = v.tile_ptr[t];
+    s.end = v.tile_ptr[t + 1];
+#pragma unroll
+    for (int r = 0; r < Regs; ++r) {
+      const int32_t i = s.begin + (r * Threads + tid) * 4;
+      s.w[r] = i < s.end ? __ldg(reinterpret_cast<const uint4*>(v.words + i)) : make_uint4(0, 0, 0, 0);
+    }
+  }
+
+  /// Zeroes one shared buffer (16-byte stores).
+  __device__ __forceinline__ static void zero(T* smem, int tid) {
+    constexpr int vecs = smem_elems * 2 / 16;
+    uint4* p = reinterpret_cast<uint4*>(smem);
+#pragma unroll 4
+    for (int i = tid; i < vecs; i += Threads) p[i] = make_uint4(0, 0, 0, 0);
+  }
+
+  /// Writes the tile's nonzeros into a zeroed buffer: the prefetched words,
+  /// then any beyond them (loaded here; only tiles denser than `prefetched`).
+  __device__ __forceinline__ static void scatter(const tiled_weight_view& v, const staged& s, T* smem, int tid) {
+    uint16_t* dst = reinterpret_cast<uint16_t*>(smem);
+#pragma unroll
+    for (int r = 0; r < Regs; ++r)
+      if (s.begin + (r * Threads + tid) * 4 < s.end) put(dst, s.w[r]);
+    for (int32_t i = s.begin + prefetched + tid * 4; i < s.end; i += per_pass)
+      put(dst, __ldg(reinterpret_cast<const uint4*>(v.words + i)));
+  }
+
+ private:
+  __device__ __forceinline__ static void put(uint16_t* dst, uint4 q) {
+    dst[q.x >> 16] = static_cast<uint16_t>(q.x & 0xffffu);
+    dst[q.y >> 16] = static_cast<uint16_t>(q.y & 0xffffu);
+    dst[q.z >> 16] = static_cast<uint16_t>(q.z & 0xffffu);
+    dst[q.w >> 16] = static_cast<uint16_t>(q.w & 0xffffu);
+  }
+};
+
+/// Where B(k, n) lies: b[k + n * ldb] (column-major) or b[k * ldb + n].
+template <class T, int Threads, int TileK, int TileN, bool BRowMajor>
+struct b_tile_stage {
+  static_assert(sizeof(T) == 2, "b_tile_stage: 16-bit values only");
+  static constexpr int inner = BRowMajor ? TileN : TileK;         // contiguous extent
+  static constexpr int outer = BRowMajor ? TileK : TileN;
+  static constexpr int ld = inner + 8;                             // elements per shared row (16-byte pad)
+  static constexpr int smem_elems = outer * ld;
+  static_assert(inner % 8 == 0, "b_tile_stage: shared rows of whole 16-byte pieces");
+
+  /// Stages the block at rows k0.. of B (K rows) and columns n0.. (N columns)
+  /// into `smem`. vec: B and ldb are 16-byte aligned (cp.async; the caller
+  /// commits and waits), else plain loads and stores.
+  __device__ __forceinline__ static void stage(T* smem, const T* __restrict__ b, int64_t ldb, int32_t k0, int32_t n0,
+                                               int32_t k, int32_t n, bool vec, int tid) {
+    // the tile's extent along B's contiguous (inner) and strided (outer) directions
+    const int32_t i0 = BRowMajor ? n0 : k0, o0 = BRowMajor ? k0 : n0;
+    const int32_t i_end = BRowMajor ? n : k, o_end = BRowMajor ? k : n;
+    if (vec) {
+      constexpr int pieces = inner / 8;
+#pragma unroll 2
+      for (int p = tid; p < outer * pieces; p += Threads) {
+        const int o = p / pieces, i = (p % pieces) * 8;
+        const int32_t gi = i0 + i, go = o0 + o;
+        const int bytes = go < o_end ? 2 * max(0, min(8, i_end - gi)) : 0;
+        const T* src = bytes > 0 ? b + static_cast<int64_t>(go) * ldb + gi : b;
+        detail::cp_async_16(detail::shared_address(smem + o * ld + i), src, bytes);
+      }
+    } else {
+      for (int p = tid; p < outer * inner; p += Threads) {
+        const int o = p / inner, i = p % inner;
+        const int32_t gi = i0 + i, go = o0 + o;
+        T v;
+        if (go < o_end && gi < i_end) v = b[static_cast<int64_t>(go) * ldb + gi];
+        else v = from_float<T>(0.f);
+        smem[o * ld + i] = v;
+      }
+    }
+  }
+};
+
+}  // namespace paisparse

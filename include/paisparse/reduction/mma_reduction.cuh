@@ -1,0 +1,85 @@
+// paisparse reduction policy of the tensor-core SpMM path: the register
+// stage is the tensor core itself. Each warp owns a (TileM / WarpsM) x
+// (TileN / WarpsN) block of C in fp32 mma fragments; per k step it reads
+// its 16 x 16 pieces of W and 16 x 8 pieces of B from shared memory with
+// ldmatrix and accumulates with mma.sync m16n8k16. A row's partial sums
+// across k steps stay in those registers, so no shuffle, shared-memory or
+// atomic stage follows: every output element has exactly one owner lane.
+#pragma once
+
+#include <cstdint>
+
+#include "../detail/mma.cuh"
+
+namespace paisparse {
+
+template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, bool BRowMajor>
+struct mma_reduction {
+  static constexpr int warp_m = TileM / WarpsM, warp_n = TileN / WarpsN;
+  static constexpr int mi = warp_m / 16;  // 16-row fragments per warp
+  static constexpr int ni = warp_n / 8;   // 8-column fragments per warp
+  static_assert(TileM % (16 * WarpsM) == 0, "mma_reduction: TileM must split into 16-row pieces per warp");
+  static_assert(TileN % (16 * WarpsN) == 0, "mma_reduction: TileN must split into 16-column pieces per warp");
+  static_assert(TileK % 16 == 0, "mma_reduction: TileK must be a multiple of 16");
+
+  struct accumulators {
+    float d[mi][ni][4];
+  };
+
+  __device__ __forceinline__ static void clear(accumulators& acc) {
+#pragma unroll
+    for (int i = 0; i < mi; ++i)
+#pragma unroll
+      for (int j = 0; j < ni; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc.d[i][j][e] = 0.f;
+  }
+
+  /// acc += W tile (shared, TileM rows of a_ld) x B tile (shared, see
+  /// prolog/tile_prolog.cuh: b_tile_stage) over one k step.
+  template <int ALd, int BLd>
+  __device__ __forceinline__ static void accumulate(const T* a, const T* b, int warp, int lane, accumulators& acc) {
+    const int row0 = (warp % WarpsM) * warp_m, col0 = (warp / WarpsM) * warp_n;
+#pragma unroll
+    for (int kk = 0; kk < TileK; kk += 16) {
+      uint32_t af[mi][4];
+#pragma unroll
+      for (int i = 0; i < mi; ++i)  // matrices: rows 0-7 / 8-15 at k, then at k + 8
+        detail::ldmatrix_x4(af[i],
+                            detail::shared_address(a + (row0 + i * 16 + lane % 16) * ALd + kk + (lane / 16) * 8));
+      uint32_t bf[ni][2];
+#pragma unroll
+      for (int j = 0; j < ni; j += 2) {  // two 8-column fragments per ldmatrix
+        uint32_t r[4];
+        if constexpr (BRowMajor) {  // rows k, columns n: transposed reads
+          detail::ldmatrix_x4_trans(
+              r, detail::shared_address(b + (kk + lane % 8 + ((lane / 8) % 2) * 8) * BLd + col0 + j * 8 +
+                                        (lane / 16) * 8));
+        } else {  // rows n, columns k
+          detail::ldmatrix_x4(r, detail::shared_address(b + (col0 + j * 8 + lane % 8 + (lane / 16) * 8) * BLd + kk +
+                                                        ((lane / 8) % 2) * 8));
+        }
+        bf[j][0] = r[0], bf[j][1] = r[1], bf[j + 1][0] = r[2], bf[j + 1][1] = r[3];
+      }
+#pragma unroll
+      for (int i = 0; i < mi; ++i)
+#pragma unroll
+        for (int j = 0; j < ni; ++j) detail::mma_16816<T>(acc.d[i][j], af[i], bf[j][0], bf[j][1]);
+    }
+  }
+
+  /// Calls f(row, col, value) for each sum this lane owns, (row, col)
+  /// relative to the block's tile of C.
+  template <class F>
+  __device__ __forceinline__ static void for_each(const accumulators& acc, int warp, int lane, F&& f) {
+    const int row0 = (warp % WarpsM) * warp_m + lane / 4, col0 = (warp / WarpsM) * warp_n + (lane % 4) * 2;
+#pragma unroll
+    for (int i = 0; i < mi; ++i)
+#pragma unroll
+      for (int j = 0; j < ni; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) f(row0 + i * 16 + (e / 2) * 8, col0 + j * 8 + e % 2, acc.d[i][j][e]);
+  }
+};
+
+}  // namespace paisparse
