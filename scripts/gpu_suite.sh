@@ -8,7 +8,9 @@
 #   scripts/gpu_suite.sh [build-dir]        (default: build; binaries built beforehand,
 #                                            e.g. by `cmake --workflow --preset default`)
 # Logs and the benchmark JSON go to $OUT (default: ./out).
-# SUITE_SKIP can hold any of: tests sanitizer quickstart bench.
+# SUITE_SKIP can hold any of the step names: tests spmm_tests plan_cache_tests
+# memcheck racecheck memcheck_spmm racecheck_spmm memcheck_tc racecheck_tc
+# quickstart load_and_run load_and_run_cached bench plots.
 # BENCH_ARGS replaces the benchmark's extra flags (default --tune_budget=6,
 # which keeps the default set under 8 minutes on the H100).
 set -u
@@ -56,10 +58,11 @@ if command -v compute-sanitizer > /dev/null; then
       --gtest_filter='SpmmApi*:SpmmEdge*:SpmmBadInput*:SpmmEveryCandidate/1.MatrixSet'
     step racecheck_spmm env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=.P compute-sanitizer --tool racecheck \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
-    # the tensor-core kernels (shared-memory pipeline, cp.async): every one on every matrix, both tools
-    step memcheck_tc env PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool memcheck --report-api-errors no \
+    # the tensor-core kernels (shared-memory pipeline, cp.async, split K) on every matrix: every 2nd
+    # of them (offset by the matrix) under memcheck, every 5th under racecheck (it is slow)
+    step memcheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=2 PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool memcheck --report-api-errors no \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
-    step racecheck_tc env PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool racecheck \
+    step racecheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool racecheck \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
   fi
 fi

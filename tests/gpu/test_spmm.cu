@@ -234,7 +234,7 @@ TYPED_TEST(SpmmEveryCandidate, MatrixSet) {
       o.offset = j % o.stride;
     }
     const int ran = check_spmm_candidates<T>(m.w, m.name, seed += 100, o);
-    EXPECT_GT(ran, 0);
+    if (!std::getenv("PAISPARSE_SPMM_SWEEP_FILTER")) EXPECT_GT(ran, 0);  // a filter may match none of a type
     std::printf("  %-28s %-5s %d spmm candidates checked\n", m.name.c_str(), value_type_name<T>(), ran);
     ++j;
   }

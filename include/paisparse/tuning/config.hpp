@@ -60,6 +60,39 @@
 
 namespace paisparse {
 
+namespace detail {
+/// The dot-separated fields of a configuration name.
+inline std::vector<std::string> config_fields(std::string_view s) {
+  std::vector<std::string> f(1);
+  for (char ch : s) {
+    if (ch == '.') f.emplace_back();
+    else f.back().push_back(ch);
+  }
+  return f;
+}
+
+/// Field "<tag><digits>" of the configuration name `s` (kind: "spmv" or
+/// "spmm"); throws paisparse::error naming the field.
+inline int64_t config_number(const char* kind, std::string_view s, const std::string& field, char tag) {
+  PAISPARSE_EXPECTS(field.size() >= 2 && field[0] == tag &&
+                        field.find_first_not_of("0123456789", 1) == std::string::npos && field.size() < 12,
+                    kind << " config '" << s << "': field '" << field << "' should be '" << tag << "<number>'");
+  return std::stoll(field.substr(1));
+}
+
+inline index_kind config_index(const char* kind, std::string_view s, const std::string& field) {
+  PAISPARSE_EXPECTS(field == "u16" || field == "i32",
+                    kind << " config '" << s << "': index field '" << field << "' should be u16 or i32");
+  return field == "u16" ? index_kind::u16 : index_kind::i32;
+}
+
+inline item_order config_order(const char* kind, std::string_view s, const std::string& field) {
+  PAISPARSE_EXPECTS(field == "lf" || field == "ro",
+                    kind << " config '" << s << "': order field '" << field << "' should be lf or ro");
+  return field == "lf" ? item_order::longest_first : item_order::row_order;
+}
+}  // namespace detail
+
 namespace space {
 inline constexpr std::array spmv_block_threads{PAISPARSE_SPMV_BLOCK_THREADS};
 inline constexpr std::array spmv_row_threads{PAISPARSE_SPMV_ROW_THREADS};
@@ -116,21 +149,10 @@ struct spmv_config {
   /// Parses a name produced by name(); throws paisparse::error naming the bad field.
   static spmv_config parse(std::string_view s) {
     spmv_config c;
-    std::vector<std::string> f;
-    std::string cur;
-    for (char ch : s) {
-      if (ch == '.') f.push_back(cur), cur.clear();
-      else cur.push_back(ch);
-    }
-    f.push_back(cur);
+    const std::vector<std::string> f = detail::config_fields(s);
     PAISPARSE_EXPECTS(f.size() == 8, "spmv config '" << s << "': expected 8 dot-separated fields like "
                                                      << "b256.t8.r1.v16.u2.u16.c0.lf, got " << f.size());
-    auto num = [&](const std::string& field, char tag) -> int64_t {
-      PAISPARSE_EXPECTS(field.size() >= 2 && field[0] == tag &&
-                            field.find_first_not_of("0123456789", 1) == std::string::npos && field.size() < 12,
-                        "spmv config '" << s << "': field '" << field << "' should be '" << tag << "<number>'");
-      return std::stoll(field.substr(1));
-    };
+    auto num = [&](const std::string& field, char tag) { return detail::config_number("spmv", s, field, tag); };
     c.kernel.block_threads = static_cast<int>(num(f[0], 'b'));
     if (f[1].rfind("tA", 0) == 0) {
       c.kernel.row_threads = 0;
@@ -142,13 +164,9 @@ struct spmv_config {
     c.kernel.items_per_team = static_cast<int>(num(f[2], 'r'));
     c.kernel.vec_bytes = static_cast<int>(num(f[3], 'v'));
     c.kernel.unroll = static_cast<int>(num(f[4], 'u'));
-    PAISPARSE_EXPECTS(f[5] == "u16" || f[5] == "i32",
-                      "spmv config '" << s << "': index field '" << f[5] << "' should be u16 or i32");
-    c.kernel.index = f[5] == "u16" ? index_kind::u16 : index_kind::i32;
+    c.kernel.index = detail::config_index("spmv", s, f[5]);
     c.segment_cap = num(f[6], 'c');
-    PAISPARSE_EXPECTS(f[7] == "lf" || f[7] == "ro",
-                      "spmv config '" << s << "': order field '" << f[7] << "' should be lf or ro");
-    c.order = f[7] == "lf" ? item_order::longest_first : item_order::row_order;
+    c.order = detail::config_order("spmv", s, f[7]);
     return c;
   }
 };

@@ -117,8 +117,9 @@
 #endif
 #ifndef PAISPARSE_SPMM_TENSOR_TILES  // {rows, columns, k step, warps over rows, warps over columns} per block
 #define PAISPARSE_SPMM_TENSOR_TILES                                                                       \
-  {32, 16, 64, 2, 1}, {64, 16, 64, 4, 1}, {64, 32, 64, 2, 2}, {128, 32, 64, 4, 1}, {64, 64, 64, 2, 2}, \
-      {128, 64, 64, 4, 2}, {64, 128, 64, 2, 2}, {128, 128, 64, 4, 2}, {128, 128, 32, 2, 2}
+  {32, 16, 64, 2, 1}, {64, 16, 64, 4, 1}, {64, 32, 64, 2, 2}, {128, 32, 64, 4, 1}, {128, 32, 32, 4, 1},  \
+      {64, 64, 64, 2, 2}, {128, 64, 64, 4, 2}, {128, 64, 32, 4, 2}, {64, 128, 64, 2, 2}, {128, 128, 64, 4, 2}, \
+      {128, 128, 32, 2, 2}
 #endif
 
 namespace paisparse {
@@ -281,24 +282,13 @@ struct spmm_config {
 
   /// Parses a name produced by name(); throws paisparse::error naming the bad field.
   static spmm_config parse(std::string_view s) {
-    std::vector<std::string> f;
-    std::string cur;
-    for (char ch : s) {
-      if (ch == '.') f.push_back(cur), cur.clear();
-      else cur.push_back(ch);
-    }
-    f.push_back(cur);
+    const std::vector<std::string> f = detail::config_fields(s);
     if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tc") return parse_tensor(s, f);
     PAISPARSE_EXPECTS(f.size() == 12 && f[0] == "spmm",
                       "spmm config '" << s << "': expected 12 dot-separated fields like "
                                       << "spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc, got " << f.size()
                                       << (f.empty() || f[0] == "spmm" ? "" : " (and no leading 'spmm')"));
-    auto num = [&](const std::string& field, char tag) -> int64_t {
-      PAISPARSE_EXPECTS(field.size() >= 2 && field[0] == tag &&
-                            field.find_first_not_of("0123456789", 1) == std::string::npos && field.size() < 12,
-                        "spmm config '" << s << "': field '" << field << "' should be '" << tag << "<number>'");
-      return std::stoll(field.substr(1));
-    };
+    auto num = [&](const std::string& field, char tag) { return detail::config_number("spmm", s, field, tag); };
     spmm_config c;
     c.kernel.block_threads = static_cast<int>(num(f[1], 'b'));
     c.kernel.nz_lanes = static_cast<int>(num(f[2], 'g'));
@@ -306,13 +296,9 @@ struct spmm_config {
     c.kernel.col_tile = static_cast<int>(num(f[4], 'n'));
     c.kernel.vec_bytes = static_cast<int>(num(f[5], 'v'));
     c.kernel.unroll = static_cast<int>(num(f[6], 'u'));
-    PAISPARSE_EXPECTS(f[7] == "u16" || f[7] == "i32",
-                      "spmm config '" << s << "': index field '" << f[7] << "' should be u16 or i32");
-    c.kernel.index = f[7] == "u16" ? index_kind::u16 : index_kind::i32;
+    c.kernel.index = detail::config_index("spmm", s, f[7]);
     c.segment_cap = num(f[8], 'c');
-    PAISPARSE_EXPECTS(f[9] == "lf" || f[9] == "ro",
-                      "spmm config '" << s << "': order field '" << f[9] << "' should be lf or ro");
-    c.order = f[9] == "lf" ? item_order::longest_first : item_order::row_order;
+    c.order = detail::config_order("spmm", s, f[9]);
     const std::string& bf = f[10];
     if (bf.size() > 2 && bf[0] == 'P' && (bf[1] == 'r' || bf[1] == 'c')) {  // Pr<R>x<G>, Pc<R>x<G>
       const std::size_t x = bf.find('x');
@@ -347,11 +333,8 @@ struct spmm_config {
   static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f) {
     PAISPARSE_EXPECTS(f.size() == 9, "spmm config '" << s << "': a tensor-core name has 9 dot-separated fields like "
                                                      << "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc, got " << f.size());
-    auto num = [&](const std::string& field, char tag, std::size_t from = 1) -> int {
-      PAISPARSE_EXPECTS(field.size() > from && field.size() - from < 6 && field[0] == tag &&
-                            field.find_first_not_of("0123456789", from) == std::string::npos,
-                        "spmm config '" << s << "': field '" << field << "' should be '" << tag << "<number>'");
-      return std::stoi(field.substr(from));
+    auto num = [&](const std::string& field, char tag) {  // small numbers: checked further by the shape rule
+      return static_cast<int>(std::min<int64_t>(detail::config_number("spmm", s, field, tag), 1 << 20));
     };
     spmm_tensor_tile t{num(f[2], 'm'), num(f[3], 'n'), num(f[4], 'k'), 0, 0};
     const std::string& w = f[5];

@@ -10,8 +10,11 @@
 // plan for N up to n, with the whole table.
 //
 // Order: candidates sharing a schedule run together (each schedule is built
-// once); from N = 16 the tensor-core kernels run first, below it the CUDA-core
-// kernels; the panel kernels (B staged in shared memory) run last: on the
+// once), the family likelier to win first, so that a time budget cuts the
+// other: the tensor-core kernels for N >= 32 at densities of 10% and more
+// (their time barely depends on the density; on the H100 they won there
+// and lost elsewhere, docs/PERFORMANCE.md), else the CUDA-core kernels;
+// the panel kernels (B staged in shared memory) run last: on the
 // H100 they have not yet won on any LLM-shaped layer measured (see
 // docs/PERFORMANCE.md), so a time budget that stops the tuner early cuts
 // them first.
@@ -72,31 +75,10 @@ struct spmm_tune_result {
 
   /// Prints the candidate table (all rows when max_rows is 0).
   void print(std::ostream& os, std::size_t max_rows = 0) const {
-    const std::ios_base::fmtflags flags = os.flags();
-    const std::streamsize precision = os.precision();
-    os << "tuned spmm " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", N " << n << ", "
-       << value_type_name<T>() << ": best " << plan.name() << ", " << candidates.size() << " candidates in "
-       << std::fixed << std::setprecision(2) << seconds << " s"
-       << (budget_exhausted ? " (time budget reached: search stopped early)" : "") << "\n";
-    os << std::left << std::setw(46) << "config" << std::right << std::setw(10) << "median_us" << std::setw(18)
-       << "min..max_us" << std::setw(9) << "GB/s" << std::setw(11) << "rel_err" << "  status\n";
-    std::size_t shown = 0;
-    for (const auto& c : candidates) {
-      if (max_rows && shown++ >= max_rows) break;
-      os << std::left << std::setw(46) << c.config.name() << std::right;
-      if (c.status == candidate_status::ok) {
-        std::ostringstream mm;
-        mm << std::fixed << std::setprecision(2) << c.min_us << ".." << c.max_us;
-        os << std::setw(10) << std::setprecision(2) << c.median_us << std::setw(18) << mm.str() << std::setw(9)
-           << std::setprecision(0) << c.gbps;
-      } else {
-        os << std::setw(10) << "-" << std::setw(18) << "-" << std::setw(9) << "-";
-      }
-      os << std::setw(11) << std::scientific << std::setprecision(1) << c.rel_err << std::fixed << "  "
-         << to_string(c.status) << (c.message.empty() ? "" : ": " + c.message) << "\n";
-    }
-    os.flags(flags);
-    os.precision(precision);
+    std::ostringstream title;
+    title << "tuned spmm " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", N " << n << ", "
+          << value_type_name<T>() << ": best " << plan.name();
+    detail::print_candidates(os, title.str(), candidates, max_rows, 46, seconds, budget_exhausted);
   }
 };
 
@@ -123,10 +105,10 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // Group candidates sharing a schedule so each schedule is built once; the
   // panel kernels last (see the header comment).
   auto sched_key = [](const spmm_config& c) { return spmm_schedule_key(c); };
-  auto family = [n](const spmm_config& c) {
+  const bool tensor_first = n >= 32 && w.density() >= 0.1;  // see the header comment
+  auto family = [tensor_first](const spmm_config& c) {
     if (c.kernel.access == spmm_b_access::panel) return 2;
-    const bool tensor = c.kernel.access == spmm_b_access::tensor;
-    return tensor == (n >= 16) ? 0 : 1;  // tensor cores first from N = 16, CUDA-core kernels first below
+    return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 0 : 1;
   };
   std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
     return std::make_pair(family(a), sched_key(a)) < std::make_pair(family(b), sched_key(b));

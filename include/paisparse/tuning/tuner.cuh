@@ -68,6 +68,39 @@ struct candidate_result {
   std::string message;
 };
 
+namespace detail {
+/// The candidate table both tuners print: `title`, the count and the time,
+/// then one row per candidate (all when max_rows is 0), names padded to
+/// name_width. Result: candidate_result or spmm_candidate_result.
+template <class Result>
+void print_candidates(std::ostream& os, const std::string& title, const std::vector<Result>& candidates,
+                      std::size_t max_rows, int name_width, double seconds, bool budget_exhausted) {
+  const std::ios_base::fmtflags flags = os.flags();
+  const std::streamsize precision = os.precision();
+  os << title << ", " << candidates.size() << " candidates in " << std::fixed << std::setprecision(2) << seconds
+     << " s" << (budget_exhausted ? " (time budget reached: search stopped early)" : "") << "\n";
+  os << std::left << std::setw(name_width) << "config" << std::right << std::setw(10) << "median_us" << std::setw(18)
+     << "min..max_us" << std::setw(9) << "GB/s" << std::setw(11) << "rel_err" << "  status\n";
+  std::size_t shown = 0;
+  for (const auto& c : candidates) {
+    if (max_rows && shown++ >= max_rows) break;
+    os << std::left << std::setw(name_width) << c.config.name() << std::right;
+    if (c.status == candidate_status::ok) {
+      std::ostringstream mm;
+      mm << std::fixed << std::setprecision(2) << c.min_us << ".." << c.max_us;
+      os << std::setw(10) << std::setprecision(2) << c.median_us << std::setw(18) << mm.str() << std::setw(9)
+         << std::setprecision(0) << c.gbps;
+    } else {
+      os << std::setw(10) << "-" << std::setw(18) << "-" << std::setw(9) << "-";
+    }
+    os << std::setw(11) << std::scientific << std::setprecision(1) << c.rel_err << std::fixed << "  "
+       << to_string(c.status) << (c.message.empty() ? "" : ": " + c.message) << "\n";
+  }
+  os.flags(flags);
+  os.precision(precision);
+}
+}  // namespace detail
+
 template <class T>
 struct spmv_tune_result {
   spmv_plan<T> plan;
@@ -77,31 +110,10 @@ struct spmv_tune_result {
 
   /// Prints the candidate table (all rows when max_rows is 0).
   void print(std::ostream& os, std::size_t max_rows = 0) const {
-    const std::ios_base::fmtflags flags = os.flags();
-    const std::streamsize precision = os.precision();
-    os << "tuned " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", "
-       << value_type_name<T>() << ": best " << plan.name() << ", " << candidates.size() << " candidates in "
-       << std::fixed << std::setprecision(2) << seconds << " s"
-       << (budget_exhausted ? " (time budget reached: search stopped early)" : "") << "\n";
-    os << std::left << std::setw(34) << "config" << std::right << std::setw(10) << "median_us" << std::setw(18)
-       << "min..max_us" << std::setw(9) << "GB/s" << std::setw(11) << "rel_err" << "  status\n";
-    std::size_t n = 0;
-    for (const auto& c : candidates) {
-      if (max_rows && n++ >= max_rows) break;
-      os << std::left << std::setw(34) << c.config.name() << std::right;
-      if (c.status == candidate_status::ok) {
-        std::ostringstream mm;
-        mm << std::fixed << std::setprecision(2) << c.min_us << ".." << c.max_us;
-        os << std::setw(10) << std::setprecision(2) << c.median_us << std::setw(18) << mm.str() << std::setw(9)
-           << std::setprecision(0) << c.gbps;
-      } else {
-        os << std::setw(10) << "-" << std::setw(18) << "-" << std::setw(9) << "-";
-      }
-      os << std::setw(11) << std::scientific << std::setprecision(1) << c.rel_err << std::fixed << "  "
-         << to_string(c.status) << (c.message.empty() ? "" : ": " + c.message) << "\n";
-    }
-    os.flags(flags);
-    os.precision(precision);
+    std::ostringstream title;
+    title << "tuned " << plan.rows() << " x " << plan.cols() << ", nnz " << plan.nnz() << ", " << value_type_name<T>()
+          << ": best " << plan.name();
+    detail::print_candidates(os, title.str(), candidates, max_rows, 34, seconds, budget_exhausted);
   }
 };
 
