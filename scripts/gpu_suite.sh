@@ -35,7 +35,9 @@ step() {  # name, command...
   local rc=$?
   tail -n 25 "$OUT/$name.log"
   result[$name]="rc=$rc in $((SECONDS - t0)) s"
+  [ $rc -eq 0 ] || failed="$failed $name"
 }
+failed=""
 
 step tests "$B/tests/paisparse_gpu_tests"
 [ -x "$B/tests/paisparse_spmm_tests" ] && step spmm_tests "$B/tests/paisparse_spmm_tests"
@@ -90,3 +92,6 @@ grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
 for k in tests spmm_tests plan_cache_tests memcheck racecheck memcheck_spmm racecheck_spmm memcheck_tc racecheck_tc \
   quickstart load_and_run \
   load_and_run_cached bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
+# the exit status: 0 only if every step that ran passed
+if [ -n "$failed" ]; then echo "FAILED steps:$failed"; exit 1; fi
+echo "all steps that ran passed"
