@@ -16,10 +16,13 @@
 #include <string>
 #include <vector>
 
+#include <paisparse/format/csr.hpp>
+#include <paisparse/format/random.hpp>
 #include <paisparse/types.hpp>
 
 #include "device.hpp"
 #include "options.hpp"
+#include "smtx.hpp"
 #include "summary.hpp"
 
 namespace paisparse::bench {
@@ -28,6 +31,37 @@ namespace paisparse::bench {
 struct case_failure {
   std::string message;
 };
+
+/// The case's weight: its .smtx pattern with random values, or a synthetic
+/// one. Throws case_failure when it has no nonzero (nothing to time).
+template <class T>
+host_csr<T, int32_t> load_case_weight(const case_spec& spec) {
+  host_csr<T, int32_t> w =
+      spec.from_file() ? with_random_values<T>(read_smtx(spec.path), spec.seed)
+                       : random_csr<T>(spec.rows, spec.cols, 1.0 - spec.sparsity, spec.dist, spec.sigma, spec.seed);
+  if (w.nnz() == 0) throw case_failure{"nnz = 0: nothing to multiply (" + std::to_string(w.rows()) + " x " +
+                                       std::to_string(w.cols()) + " weight with no nonzero)"};
+  return w;
+}
+
+/// A result holding the case's identity and its weight's shape.
+template <class T>
+case_result start_case_result(const case_spec& spec, const host_csr<T, int32_t>& w) {
+  case_result res;
+  res.name = spec.name;
+  res.type = spec.type;
+  res.set = spec.set;
+  res.rows = w.rows();
+  res.cols = w.cols();
+  res.nnz = w.nnz();
+  res.n = spec.n;
+  res.sparsity = spec.from_file() ? 1.0 - w.density() : spec.sparsity;
+  if (!spec.from_file()) {
+    res.dist = paisparse::to_string(spec.dist);
+    res.shape = std::to_string(w.rows()) + "x" + std::to_string(w.cols());
+  }
+  return res;
+}
 
 /// n values drawn uniformly from [-1, 1] (fixed seed).
 template <class T>

@@ -42,29 +42,13 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
   PAISPARSE_EXPECTS(spec.n == 1, spec.name << ": batch n = " << spec.n << " is an SpMM case (run_spmm_case)");
 
   // ---- the weight and x
-  const host_csr<T, int32_t> w =
-      spec.from_file() ? with_random_values<T>(read_smtx(spec.path), spec.seed)
-                       : random_csr<T>(spec.rows, spec.cols, 1.0 - spec.sparsity, spec.dist, spec.sigma, spec.seed);
-  if (w.nnz() == 0) throw case_failure{"nnz = 0: nothing to multiply (" + std::to_string(w.rows()) + " x " +
-                                       std::to_string(w.cols()) + " weight with no nonzero)"};
+  const host_csr<T, int32_t> w = load_case_weight<T>(spec);
   const std::vector<T> x = random_values<T>(static_cast<std::size_t>(w.cols()), spec.seed ^ 0x78787878ull);
   const int64_t rows = w.rows(), cols = w.cols(), nnz = w.nnz();
   const csr_arrays arrays{rows, cols, nnz, w.row_offsets().data(), w.col_indices().data(), w.values().data(),
                           spec.type};
 
-  case_result res;
-  res.name = spec.name;
-  res.type = spec.type;
-  res.set = spec.set;
-  res.rows = rows;
-  res.cols = cols;
-  res.nnz = nnz;
-  res.n = spec.n;
-  res.sparsity = spec.from_file() ? 1.0 - w.density() : spec.sparsity;
-  if (!spec.from_file()) {
-    res.dist = paisparse::to_string(spec.dist);
-    res.shape = std::to_string(rows) + "x" + std::to_string(cols);
-  }
+  case_result res = start_case_result(spec, w);
 
   // float64 CPU reference; its per-row term magnitudes scale every check below
   const reference_result cpu = spmv_reference(w, x);

@@ -66,18 +66,18 @@ struct spmm_tensor_params {
   epilog_params<T> ep;
 };
 
-template <class WProlog, class BStage, class Reduction, class Epilog, int Threads>
+/// Where a block's operands lie in its dynamic shared memory (16-bit elements).
+template <class WProlog, class BStage>
 struct spmm_tensor_layout {
-  using T = typename Epilog::value_type;
   static constexpr int a_elems = WProlog::smem_elems, b_elems = BStage::smem_elems;
   /// Dynamic shared memory of one block: two buffers of each operand.
-  static constexpr int smem_bytes = 2 * (a_elems + b_elems) * static_cast<int>(sizeof(T));
+  static constexpr int smem_bytes = 2 * (a_elems + b_elems) * 2;
 };
 
 template <class WProlog, class BStage, class Reduction, class Epilog, int Threads, int TileM, int TileN, int TileK>
 __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params<typename Epilog::value_type> p) {
   using T = typename Epilog::value_type;
-  using layout = spmm_tensor_layout<WProlog, BStage, Reduction, Epilog, Threads>;
+  using layout = spmm_tensor_layout<WProlog, BStage>;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* const a_buf[2] = {reinterpret_cast<T*>(smem_raw), reinterpret_cast<T*>(smem_raw) + layout::a_elems};
   T* const b_buf[2] = {reinterpret_cast<T*>(smem_raw) + 2 * layout::a_elems,

@@ -147,7 +147,7 @@ struct spmm_tensor_composition {
     using b_stage = b_tile_stage<T, threads, TileK, TileN, BRowMajor>;
     using reduction = mma_reduction<T, TileM, TileN, TileK, WarpsM, WarpsN, BRowMajor>;
     using epilog = linear_epilog<T, runtime_activation>;
-    static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage, reduction, epilog, threads>::smem_bytes;
+    static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage>::smem_bytes;
   };
 
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
