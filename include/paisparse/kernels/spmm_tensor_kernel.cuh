@@ -15,10 +15,12 @@
 //                                            fp32 fragments across k steps
 //   Epilog     (epilog/linear_epilog.cuh)    per element, as the other kernels
 //
-// Two shared buffers of each operand: while the warps multiply step s, the
-// words of step s + 1 are in flight into registers and its B tile into
-// shared memory (cp.async), and the other W buffer is zeroed. Two barriers
-// per step. A step whose W tile holds no nonzero skips the multiply.
+// Three shared buffers of each operand and one barrier per step: while the
+// warps multiply step s, B's tile of step s + 2 is in flight (cp.async),
+// step s + 1's nonzeros, in registers since step s - 1, are scattered into
+// its zeroed W buffer, and the words of step s + 2 are loaded. Within a
+// step, warps that finished multiplying build the next tile while others
+// still multiply. A step whose W tile holds no nonzero skips the multiply.
 //
 // Split K: with k_splits > 1 the k steps of a tile of C are shared by
 // k_splits blocks (a short, wide layer has too few tiles of C to fill the
@@ -69,19 +71,20 @@ struct spmm_tensor_params {
 /// Where a block's operands lie in its dynamic shared memory (16-bit elements).
 template <class WProlog, class BStage>
 struct spmm_tensor_layout {
+  static constexpr int stages = 3;  // buffers of each operand
   static constexpr int a_elems = WProlog::smem_elems, b_elems = BStage::smem_elems;
-  /// Dynamic shared memory of one block: two buffers of each operand.
-  static constexpr int smem_bytes = 2 * (a_elems + b_elems) * 2;
+  /// Dynamic shared memory of one block.
+  static constexpr int smem_bytes = stages * (a_elems + b_elems) * 2;
 };
 
 template <class WProlog, class BStage, class Reduction, class Epilog, int Threads, int TileM, int TileN, int TileK>
 __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params<typename Epilog::value_type> p) {
   using T = typename Epilog::value_type;
   using layout = spmm_tensor_layout<WProlog, BStage>;
+  constexpr int stages = layout::stages;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  T* const a_buf[2] = {reinterpret_cast<T*>(smem_raw), reinterpret_cast<T*>(smem_raw) + layout::a_elems};
-  T* const b_buf[2] = {reinterpret_cast<T*>(smem_raw) + 2 * layout::a_elems,
-                       reinterpret_cast<T*>(smem_raw) + 2 * layout::a_elems + layout::b_elems};
+  T* const a_base = reinterpret_cast<T*>(smem_raw);
+  T* const b_base = a_base + stages * layout::a_elems;
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
@@ -96,37 +99,54 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   const int32_t k_tiles = min(p.w.k_tiles, s_begin + per_split) - s_begin;  // this block's steps
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   const bool vec = p.b_vector != 0;
+  const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
+
+  // B's tile of step s into buffer s % stages: cp.async, one commit group
+  // per step (empty past the last one, so that every step waits alike)
+  auto stage_b = [&](int32_t s) {
+    if (s < k_tiles) {
+      T* dst = b_base + (s % stages) * layout::b_elems;
+      const int32_t k0 = (s_begin + s) * TileK;
+      if (vec && k0 + TileK <= p.w.cols) BStage::stage_inside(dst, p.b, p.ldb, b_offset, k0, n0, p.n, tid);
+      else BStage::stage(dst, p.b, p.ldb, k0, n0, p.w.cols, p.n, vec, tid);
+    }
+    detail::cp_async_commit();
+  };
+  auto a_buf = [&](int32_t s) { return a_base + (s % stages) * layout::a_elems; };
 
   typename Reduction::accumulators acc;
   Reduction::clear(acc);
-  typename WProlog::staged words;
+  typename WProlog::staged words;  // the next step's packed nonzeros
   if (k_tiles > 0) {
-    WProlog::zero(a_buf[0], tid);
-    BStage::stage(b_buf[0], p.b, p.ldb, s_begin * TileK, n0, p.w.cols, p.n, vec, tid);
-    detail::cp_async_commit();
+    WProlog::zero(a_buf(0), tid);
+    if (k_tiles > 1) WProlog::zero(a_buf(1), tid);
+    stage_b(0);
+    stage_b(1);
     WProlog::load(p.w, tile0, tid, words);
     __syncthreads();  // zeroed
-    WProlog::scatter(p.w, words, a_buf[0], tid);
+    WProlog::scatter(p.w, words, a_buf(0), tid);
+    if (k_tiles > 1) WProlog::load(p.w, tile0 + 1, tid, words);
   }
+  // Step s, behind one barrier: B of step s + 2 is issued (cp.async), step
+  // s multiplies, step s + 1's nonzeros (in registers since step s - 1) are
+  // scattered into its zeroed buffer, step s + 2's words are loaded and its
+  // W buffer (read by step s - 1) is zeroed.
   for (int32_t s = 0; s < k_tiles; ++s) {
-    const int cur = s & 1, nxt = cur ^ 1;
-    const bool next = s + 1 < k_tiles;
-    const bool nonzero = p.w.tile_ptr[tile0 + s + 1] != p.w.tile_ptr[tile0 + s];
-    if (next) {  // step s + 1 in flight while step s multiplies
-      WProlog::zero(a_buf[nxt], tid);
-      BStage::stage(b_buf[nxt], p.b, p.ldb, (s_begin + s + 1) * TileK, n0, p.w.cols, p.n, vec, tid);
-      detail::cp_async_commit();
-      WProlog::load(p.w, tile0 + s + 1, tid, words);
-      detail::cp_async_wait<1>();
-    } else {
-      detail::cp_async_wait<0>();
+    detail::cp_async_wait<1>();  // this thread's part of B for step s
+    __syncthreads();  // step s's operands are in place; step s - 1's buffers are free
+    stage_b(s + 2);
+    if (p.w.tile_ptr[tile0 + s + 1] != p.w.tile_ptr[tile0 + s])
+      Reduction::template accumulate<WProlog::ld, BStage::ld>(a_buf(s), b_base + (s % stages) * layout::b_elems,
+                                                              warp, lane, acc);
+    if (s + 1 < k_tiles) {
+      WProlog::scatter(p.w, words, a_buf(s + 1), tid);
+      if (s + 2 < k_tiles) {
+        WProlog::load(p.w, tile0 + s + 2, tid, words);
+        WProlog::zero(a_buf(s + 2), tid);
+      }
     }
-    __syncthreads();  // step s's operands are in place, the other W buffer is zeroed
-    if (nonzero)
-      Reduction::template accumulate<WProlog::ld, BStage::ld>(a_buf[cur], b_buf[cur], warp, lane, acc);
-    if (next) WProlog::scatter(p.w, words, a_buf[nxt], tid);
-    __syncthreads();  // step s's buffers are free for step s + 2
   }
+  detail::cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
   auto store = [&](int32_t row, int32_t col, float v) {
     Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
                   v, p.ep);

@@ -90,6 +90,37 @@ struct b_tile_stage {
   static constexpr int ld = inner + 8;                             // elements per shared row (16-byte pad)
   static constexpr int smem_elems = outer * ld;
   static_assert(inner % 8 == 0, "b_tile_stage: shared rows of whole 16-byte pieces");
+  static constexpr int pieces = inner / 8;                         // 16-byte pieces per shared row
+  static constexpr int rows_per_pass = Threads / pieces;           // shared rows one round of copies covers
+  static constexpr int passes = (outer + rows_per_pass - 1) / rows_per_pass;
+  static_assert(Threads % pieces == 0, "b_tile_stage: the block's threads must cover whole shared rows");
+
+  /// Where this thread's first piece of every tile starts in B, in elements,
+  /// for the step at k0 = 0 (for stage_inside).
+  __device__ __forceinline__ static int64_t thread_offset(int64_t ldb, int32_t n0, int tid) {
+    const int o = tid / pieces, i = (tid % pieces) * 8;
+    return BRowMajor ? static_cast<int64_t>(o) * ldb + n0 + i : static_cast<int64_t>(n0 + o) * ldb + i;
+  }
+
+  /// stage() for a step that lies wholly inside K, with B and ldb 16-byte
+  /// aligned: the thread's pieces are a fixed stride apart, so each costs an
+  /// add and one bound (N) instead of the general path's arithmetic.
+  /// offset: thread_offset().
+  __device__ __forceinline__ static void stage_inside(T* smem, const T* __restrict__ b, int64_t ldb, int64_t offset,
+                                                      int32_t k0, int32_t n0, int32_t n, int tid) {
+    const int o = tid / pieces, i = (tid % pieces) * 8;
+    int64_t at = offset + (BRowMajor ? static_cast<int64_t>(k0) * ldb : k0);
+    const int64_t stride = static_cast<int64_t>(rows_per_pass) * ldb;
+    const int row_bytes = 2 * max(0, min(8, n - n0 - i));  // row-major B: this piece's columns left of N
+    const uint32_t dst = detail::shared_address(smem + o * ld + i);
+#pragma unroll
+    for (int j = 0; j < passes; ++j, at += stride) {
+      const int oj = o + j * rows_per_pass;
+      if (outer % rows_per_pass != 0 && oj >= outer) break;
+      const int bytes = BRowMajor ? row_bytes : (n0 + oj < n ? 16 : 0);
+      detail::cp_async_16(dst + j * rows_per_pass * ld * 2, bytes > 0 ? b + at : b, bytes);
+    }
+  }
 
   /// Stages the block at rows k0.. of B (K rows) and columns n0.. (N columns)
   /// into `smem`. vec: B and ldb are 16-byte aligned (cp.async; the caller
