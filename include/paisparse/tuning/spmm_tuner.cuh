@@ -11,8 +11,9 @@
 //
 // Order: candidates sharing a schedule run together (each schedule is built
 // once), the family likelier to win first, so that a time budget cuts the
-// other: the tensor-core kernels for N >= 32 at densities of 10% and more
-// (their time barely depends on the density; on the H100 they won there
+// other: the tensor-core kernels for N >= 32 at densities of 8% and more
+// (90%-sparse layers included, whose density may land just under 10%;
+// their time barely depends on the density; on the H100 they won there
 // and lost elsewhere, docs/PERFORMANCE.md), else the CUDA-core kernels;
 // the panel kernels (B staged in shared memory) run last: on the
 // H100 they have not yet won on any LLM-shaped layer measured (see
@@ -105,7 +106,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // Group candidates sharing a schedule so each schedule is built once; the
   // panel kernels last (see the header comment).
   auto sched_key = [](const spmm_config& c) { return spmm_schedule_key(c); };
-  const bool tensor_first = n >= 32 && w.density() >= 0.1;  // see the header comment
+  const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   auto family = [tensor_first](const spmm_config& c) {
     if (c.kernel.access == spmm_b_access::panel) return 2;
     return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 0 : 1;
