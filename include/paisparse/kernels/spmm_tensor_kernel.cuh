@@ -32,10 +32,9 @@
 // It spends the dense tile's multiplies whatever the sparsity, so it pays
 // where the CUDA-core kernels run out of issue slots: on the H100, N of 32
 // and more at 80-90% sparsity, N = 8 at 80% on the smaller layers
-// (docs/PERFORMANCE.md). Unlike the CUDA-core
-// kernels it multiplies zeros of W by B: an Inf or NaN in B reaches every
-// output of its column (as in a dense GEMM), where the other kernels touch
-// only the B rows W uses.
+// (docs/PERFORMANCE.md). Unlike the CUDA-core kernels it multiplies zeros
+// of W by B: an Inf or NaN in B reaches every output of its column (as in a
+// dense GEMM), where the other kernels touch only the B rows W uses.
 //
 // Rows past M and columns past N are neither read nor written (B is
 // zero-filled past K and N in shared memory).
