@@ -101,18 +101,19 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
 
-  // B's tile of step s into buffer s % stages: cp.async, one commit group
-  // per step (empty past the last one, so that every step waits alike)
+  // step s's buffers
+  auto a_buf = [&](int32_t s) { return a_base + (s % stages) * layout::a_elems; };
+  auto b_buf = [&](int32_t s) { return b_base + (s % stages) * layout::b_elems; };
+  // B's tile of step s into its buffer: cp.async, one commit group per step
+  // (empty past the last one, so that every step waits alike)
   auto stage_b = [&](int32_t s) {
     if (s < k_tiles) {
-      T* dst = b_base + (s % stages) * layout::b_elems;
       const int32_t k0 = (s_begin + s) * TileK;
-      if (vec && k0 + TileK <= p.w.cols) BStage::stage_inside(dst, p.b, p.ldb, b_offset, k0, n0, p.n, tid);
-      else BStage::stage(dst, p.b, p.ldb, k0, n0, p.w.cols, p.n, vec, tid);
+      if (vec && k0 + TileK <= p.w.cols) BStage::stage_inside(b_buf(s), p.b, p.ldb, b_offset, k0, n0, p.n, tid);
+      else BStage::stage(b_buf(s), p.b, p.ldb, k0, n0, p.w.cols, p.n, vec, tid);
     }
     detail::cp_async_commit();
   };
-  auto a_buf = [&](int32_t s) { return a_base + (s % stages) * layout::a_elems; };
 
   typename Reduction::accumulators acc;
   Reduction::clear(acc);
@@ -136,8 +137,7 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
     __syncthreads();  // step s's operands are in place; step s - 1's buffers are free
     stage_b(s + 2);
     if (p.w.tile_ptr[tile0 + s + 1] != p.w.tile_ptr[tile0 + s])
-      Reduction::template accumulate<WProlog::ld, BStage::ld>(a_buf(s), b_base + (s % stages) * layout::b_elems,
-                                                              warp, lane, acc);
+      Reduction::template accumulate<WProlog::ld, BStage::ld>(a_buf(s), b_buf(s), warp, lane, acc);
     if (s + 1 < k_tiles) {
       WProlog::scatter(p.w, words, a_buf(s + 1), tid);
       if (s + 2 < k_tiles) {
