@@ -285,8 +285,16 @@ TEST(SpmmConfig, TensorCoreNames) {
   EXPECT_EQ(spmm_config::parse(c.name()), c);
   EXPECT_EQ(c.kernel.block_threads, 128);
   EXPECT_FALSE(c.stages_b());
-  for (const char* n : {"spmm.tc.m128.n128.k32.w2x2.s4.Br.Cc", "spmm.tc.m32.n16.k64.w2x1.s1.Bc.Cc"})
+  for (const char* n : {"spmm.tc.m128.n128.k32.w2x2.s4.Br.Cc", "spmm.tc.m32.n16.k64.w2x1.s1.Bc.Cc",
+                        "spmm.tc.m64.n64.k64.w2x2x2.s3.Bc.Cc", "spmm.tc.m128.n32.k64.w4x1x4.s1.Br.Cr"})
     EXPECT_EQ(spmm_config::parse(n).name(), n);
+  {  // warps along k: in the name only when > 1, in the block's threads, in the key's identity
+    const spmm_config k2 = spmm_config::parse("spmm.tc.m64.n64.k64.w2x2x2.s1.Bc.Cc");
+    EXPECT_EQ(k2.kernel.tile.warps_k, 2);
+    EXPECT_EQ(k2.kernel.block_threads, 256);
+    EXPECT_NE(k2.kernel, spmm_config::parse("spmm.tc.m64.n64.k64.w2x2.s1.Bc.Cc").kernel);
+    EXPECT_EQ(spmm_config::parse("spmm.tc.m64.n64.k64.w2x2x1.s1.Bc.Cc").name(), "spmm.tc.m64.n64.k64.w2x2.s1.Bc.Cc");
+  }
   auto err = [](const char* n) {
     try {
       spmm_config::parse(n);
@@ -299,6 +307,12 @@ TEST(SpmmConfig, TensorCoreNames) {
   EXPECT_NE(err("spmm.tc.m64.n32.q64.w2x2.s1.Bc.Cc").find("'q64'"), std::string::npos);
   EXPECT_NE(err("spmm.tc.m64.n32.k64.w2y2.s1.Bc.Cc").find("'w2y2'"), std::string::npos);
   EXPECT_NE(err("spmm.tc.m48.n32.k64.w2x2.s1.Bc.Cc").find("not a tensor-core shape"), std::string::npos);
+  for (const char* bad : {"spmm.tc.m64.n32.k64.w2x2x.s1.Bc.Cc", "spmm.tc.m64.n32.k64.w2xx2.s1.Bc.Cc",
+                          "spmm.tc.m64.n32.k64.w2x2x2x2.s1.Bc.Cc", "spmm.tc.m64.n32.k64.w2x123.s1.Bc.Cc"})
+    EXPECT_NE(err(bad).find("should be 'w<warps over rows>"), std::string::npos) << bad;
+  // each group along k needs whole 16-deep slices (k 32 = two slices: not 4 groups); at most 16 warps
+  EXPECT_NE(err("spmm.tc.m64.n32.k32.w2x2x4.s1.Bc.Cc").find("not a tensor-core shape"), std::string::npos);
+  EXPECT_NE(err("spmm.tc.m128.n64.k64.w4x2x4.s1.Bc.Cc").find("16 in all"), std::string::npos);
   EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.s0.Bc.Cc").find("k splits 0"), std::string::npos);
   EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.s1.Bt.Cc").find("Br or Bc"), std::string::npos);
   EXPECT_NE(err("spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cx").find("Cr or Cc"), std::string::npos);

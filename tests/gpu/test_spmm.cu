@@ -312,7 +312,8 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
       "spmm.b128.g2.l4.n8.v16.u1.u16.c32.lf.Br.Cc", "spmm.b128.g1.l8.n16.v16.u1.i32.c0.ro.Br.Cr",
       "spmm.b128.g32.l1.n4.v16.u1.u16.c128.lf.Bt.Cc"};
   if (sizeof(T) == 2 && space::spmm_tensor)  // the tensor-core kernels' epilog, both B and C layouts
-    configs.insert(configs.end(), {"spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc", "spmm.tc.m128.n64.k64.w4x2.s3.Br.Cr"});
+    configs.insert(configs.end(), {"spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc", "spmm.tc.m128.n64.k64.w4x2.s3.Br.Cr",
+                                   "spmm.tc.m128.n64.k64.w4x1x2.s3.Bc.Cr"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);

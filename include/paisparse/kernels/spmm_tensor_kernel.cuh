@@ -36,6 +36,10 @@
 // of W by B: an Inf or NaN in B reaches every output of its column (as in a
 // dense GEMM), where the other kernels touch only the B rows W uses.
 //
+// With warps split along k (the reduction's WarpsK), each group multiplies
+// its slices of every step and the groups' sums are added in shared memory
+// after the last step (reduction/mma_reduction.cuh: combine).
+//
 // Rows past M and columns past N are neither read nor written (B is
 // zero-filled past K and N in shared memory).
 #pragma once
@@ -68,19 +72,22 @@ struct spmm_tensor_params {
   epilog_params<T> ep;
 };
 
-/// Where a block's operands lie in its dynamic shared memory (16-bit elements).
-template <class WProlog, class BStage>
+/// Where a block's operands lie in its dynamic shared memory (16-bit
+/// elements); after the last step the reduction's shared stage reuses it.
+template <class WProlog, class BStage, class Reduction>
 struct spmm_tensor_layout {
   static constexpr int stages = 3;  // buffers of each operand
   static constexpr int a_elems = WProlog::smem_elems, b_elems = BStage::smem_elems;
+  static constexpr int operand_bytes = stages * (a_elems + b_elems) * 2;
   /// Dynamic shared memory of one block.
-  static constexpr int smem_bytes = stages * (a_elems + b_elems) * 2;
+  static constexpr int smem_bytes =
+      operand_bytes > Reduction::smem_bytes ? operand_bytes : Reduction::smem_bytes;
 };
 
 template <class WProlog, class BStage, class Reduction, class Epilog, int Threads, int TileM, int TileN, int TileK>
 __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params<typename Epilog::value_type> p) {
   using T = typename Epilog::value_type;
-  using layout = spmm_tensor_layout<WProlog, BStage>;
+  using layout = spmm_tensor_layout<WProlog, BStage, Reduction>;
   constexpr int stages = layout::stages;
   extern __shared__ __align__(16) unsigned char smem_raw[];
   T* const a_base = reinterpret_cast<T*>(smem_raw);
@@ -147,6 +154,10 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
     }
   }
   detail::cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
+  if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
+    __syncthreads();  // every warp is done with the operands
+    Reduction::combine(acc, reinterpret_cast<float*>(smem_raw), warp, lane);
+  }
   auto store = [&](int32_t row, int32_t col, float v) {
     Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
                   v, p.ep);

@@ -3,8 +3,12 @@
 // (TileN / WarpsN) block of C in fp32 mma fragments; per k step it reads
 // its 16 x 16 pieces of W and 16 x 8 pieces of B from shared memory with
 // ldmatrix and accumulates with mma.sync m16n8k16. A row's partial sums
-// across k steps stay in those registers, so no shuffle, shared-memory or
-// atomic stage follows: every output element has exactly one owner lane.
+// across k steps stay in those registers, so no shuffle stage follows.
+//
+// WarpsK > 1 gives each block of C that many warps, each multiplying every
+// WarpsK-th 16-deep slice of a k step (more warps to hide latency without
+// more shared operands). Their sums then go through the shared-memory
+// stage: combine() adds them into the group-0 warp, which owns the output.
 #pragma once
 
 #include <cstdint>
@@ -13,14 +17,17 @@
 
 namespace paisparse {
 
-template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, bool BRowMajor>
+template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, bool BRowMajor, int WarpsK = 1>
 struct mma_reduction {
   static constexpr int warp_m = TileM / WarpsM, warp_n = TileN / WarpsN;
   static constexpr int mi = warp_m / 16;  // 16-row fragments per warp
   static constexpr int ni = warp_n / 8;   // 8-column fragments per warp
   static_assert(TileM % (16 * WarpsM) == 0, "mma_reduction: TileM must split into 16-row pieces per warp");
   static_assert(TileN % (16 * WarpsN) == 0, "mma_reduction: TileN must split into 16-column pieces per warp");
-  static_assert(TileK % 16 == 0, "mma_reduction: TileK must be a multiple of 16");
+  static_assert(TileK % (16 * WarpsK) == 0, "mma_reduction: TileK must split into 16-deep slices per warp group");
+  static constexpr int slices = TileK / 16 / WarpsK;  // 16-deep slices per k step per warp
+  /// Shared memory combine() needs, bytes (0 with one group along k).
+  static constexpr int smem_bytes = (WarpsK - 1) * TileM * TileN * 4;
 
   struct accumulators {
     float d[mi][ni][4];
@@ -39,9 +46,11 @@ struct mma_reduction {
   /// prolog/tile_prolog.cuh: b_tile_stage) over one k step.
   template <int ALd, int BLd>
   __device__ __forceinline__ static void accumulate(const T* a, const T* b, int warp, int lane, accumulators& acc) {
-    const int row0 = (warp % WarpsM) * warp_m, col0 = (warp / WarpsM) * warp_n;
+    const int row0 = (warp % WarpsM) * warp_m, col0 = (warp / WarpsM % WarpsN) * warp_n;
+    const int group = warp / (WarpsM * WarpsN);  // along k
 #pragma unroll
-    for (int kk = 0; kk < TileK; kk += 16) {
+    for (int q = 0; q < slices; ++q) {
+      const int kk = (q * WarpsK + group) * 16;
       uint32_t af[mi][4];
 #pragma unroll
       for (int i = 0; i < mi; ++i)  // matrices: rows 0-7 / 8-15 at k, then at k + 8
@@ -68,10 +77,44 @@ struct mma_reduction {
     }
   }
 
+  /// With WarpsK > 1: adds the sums of the warps of groups 1.. along k into
+  /// the group-0 warp of the same block of C, through `smem` (smem_bytes,
+  /// free for reuse: the caller has passed a barrier after the last
+  /// accumulate). Called by every thread of the block; no-op otherwise.
+  __device__ __forceinline__ static void combine(accumulators& acc, float* smem, int warp, int lane) {
+    if constexpr (WarpsK > 1) {
+      constexpr int per_warp = mi * ni * 4 * 32;  // floats of one warp's sums
+      const int group = warp / (WarpsM * WarpsN), spot = warp % (WarpsM * WarpsN);
+      if (group > 0) {
+        float* out = smem + ((group - 1) * WarpsM * WarpsN + spot) * per_warp + lane;
+#pragma unroll
+        for (int i = 0; i < mi; ++i)
+#pragma unroll
+          for (int j = 0; j < ni; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) out[((i * ni + j) * 4 + e) * 32] = acc.d[i][j][e];
+      }
+      __syncthreads();
+      if (group == 0)
+#pragma unroll 1
+        for (int g = 1; g < WarpsK; ++g) {
+          const float* in = smem + ((g - 1) * WarpsM * WarpsN + spot) * per_warp + lane;
+#pragma unroll
+          for (int i = 0; i < mi; ++i)
+#pragma unroll
+            for (int j = 0; j < ni; ++j)
+#pragma unroll
+              for (int e = 0; e < 4; ++e) acc.d[i][j][e] += in[((i * ni + j) * 4 + e) * 32];
+        }
+    }
+  }
+
   /// Calls f(row, col, value) for each sum this lane owns, (row, col)
-  /// relative to the block's tile of C.
+  /// relative to the block's tile of C: the warps of group 0 along k own
+  /// the block's sums (after combine()); the others call nothing.
   template <class F>
   __device__ __forceinline__ static void for_each(const accumulators& acc, int warp, int lane, F&& f) {
+    if (WarpsK > 1 && warp >= WarpsM * WarpsN) return;
     const int row0 = (warp % WarpsM) * warp_m + lane / 4, col0 = (warp / WarpsM) * warp_n + (lane % 4) * 2;
 #pragma unroll
     for (int i = 0; i < mi; ++i)

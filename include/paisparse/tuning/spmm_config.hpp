@@ -40,13 +40,16 @@
 //             |   |   |   |    |  |  `-- C layout
 //             |   |   |   |    |  `----- B layout: Br row-major, Bc column-major
 //             |   |   |   |    `-------- k splits: blocks sharing a tile of C's k steps
-//             |   |   |   `------------- warps over rows x warps over columns
+//             |   |   |   `------------- warps over rows x warps over columns, and
+//             |   |   |                  x warps over k when a k step is split
+//             |   |   |                  among groups of warps (w2x2x2)
 //             |   |   `----------------- k step (columns of W per tile)
 //             |   `--------------------- output columns per block
 //             `------------------------- output rows per block (rows of W per tile)
 //
 // Their shapes are PAISPARSE_SPMM_TENSOR_TILES, a list of {m, n, k, warps
-// over rows, warps over columns}; PAISPARSE_SPMM_TENSOR=0 leaves them out.
+// over rows, warps over columns[, warps over k]}; PAISPARSE_SPMM_TENSOR=0
+// leaves them out.
 #pragma once
 
 #include <algorithm>
@@ -115,18 +118,24 @@
 #ifndef PAISPARSE_SPMM_TENSOR  // 1: also compile the tensor-core kernels (fp16 and bf16)
 #define PAISPARSE_SPMM_TENSOR 1
 #endif
-#ifndef PAISPARSE_SPMM_TENSOR_TILES  // {rows, columns, k step, warps over rows, warps over columns} per block
+#ifndef PAISPARSE_SPMM_TENSOR_TILES  // {rows, columns, k step, warps over rows, warps over columns[, warps over k]} per block
 #define PAISPARSE_SPMM_TENSOR_TILES                                                                       \
   {32, 16, 64, 2, 1}, {64, 16, 64, 4, 1}, {64, 32, 64, 2, 2}, {128, 32, 64, 4, 1}, {128, 32, 32, 4, 1},  \
       {64, 64, 64, 2, 2}, {128, 64, 64, 4, 2}, {128, 64, 32, 4, 2}, {64, 128, 64, 2, 2}, {128, 128, 64, 4, 2}, \
-      {128, 128, 32, 2, 2}, {128, 32, 64, 4, 2}, {128, 32, 32, 4, 2}
+      {128, 128, 32, 2, 2}, {128, 32, 64, 4, 2}, {128, 32, 32, 4, 2}, {128, 32, 64, 4, 1, 2}, {128, 64, 64, 4, 1, 2}, \
+      {64, 32, 64, 2, 1, 2}
 #endif
 
 namespace paisparse {
 
 /// One block shape of the tensor-core kernels.
+/// warps_k > 1 splits each k step among that many groups of warps (each
+/// multiplies every warps_k-th 16-deep slice), whose sums are added in
+/// shared memory at the end: more warps to hide latency on the same tile.
 struct spmm_tensor_tile {
   int m, n, k, warps_m, warps_n;
+  int warps_k = 1;
+  constexpr int warps() const { return warps_m * warps_n * warps_k; }
 };
 
 namespace space {
@@ -164,11 +173,13 @@ inline const char* to_string(spmm_b_access a) {
 }
 
 /// Whether a tensor-core block shape is one the kernel can take: 16 x 16
-/// pieces per warp along both sides, at most 8 warps, a tile whose shared
-/// offsets fit 16 bits.
+/// pieces per warp along both sides, as many 16-deep slices per k step for
+/// each group of warps along k, at most 8 warps over rows and columns and
+/// 16 in all, a tile whose shared offsets fit 16 bits.
 constexpr bool spmm_tensor_shape_ok(const spmm_tensor_tile& t) {
-  return t.warps_m >= 1 && t.warps_n >= 1 && t.warps_m * t.warps_n <= 8 && t.m % (16 * t.warps_m) == 0 &&
-         t.n % (16 * t.warps_n) == 0 && t.k % 16 == 0 && t.k >= 16 && t.m * (t.k + 8) <= 65536;
+  return t.warps_m >= 1 && t.warps_n >= 1 && t.warps_k >= 1 && t.warps_m * t.warps_n <= 8 && t.warps() <= 16 &&
+         t.m % (16 * t.warps_m) == 0 && t.n % (16 * t.warps_n) == 0 && t.k % (16 * t.warps_k) == 0 && t.k >= 16 &&
+         t.m * (t.k + 8) <= 65536;
 }
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
@@ -201,12 +212,12 @@ struct spmm_kernel_key {
   int unroll = 1;
   index_kind index = index_kind::u16;
   spmm_b_access access = spmm_b_access::rows;
-  spmm_tensor_tile tile{0, 0, 0, 0, 0};  // tensor-core kernels only (the rest of the fields unused)
+  spmm_tensor_tile tile{0, 0, 0, 0, 0, 0};  // tensor-core kernels only (the rest of the fields unused)
 
   /// The key of a tensor-core kernel.
   static spmm_kernel_key tensor(const spmm_tensor_tile& t) {
     spmm_kernel_key k;
-    k.block_threads = 32 * t.warps_m * t.warps_n;
+    k.block_threads = 32 * t.warps();
     k.nz_lanes = k.col_lanes = k.col_tile = k.unroll = 1;
     k.vec_bytes = 16;
     k.access = spmm_b_access::tensor;
@@ -218,7 +229,7 @@ struct spmm_kernel_key {
     return a.block_threads == b.block_threads && a.nz_lanes == b.nz_lanes && a.col_lanes == b.col_lanes &&
            a.col_tile == b.col_tile && a.vec_bytes == b.vec_bytes && a.unroll == b.unroll && a.index == b.index &&
            a.access == b.access && a.tile.m == b.tile.m && a.tile.n == b.tile.n && a.tile.k == b.tile.k &&
-           a.tile.warps_m == b.tile.warps_m && a.tile.warps_n == b.tile.warps_n;
+           a.tile.warps_m == b.tile.warps_m && a.tile.warps_n == b.tile.warps_n && a.tile.warps_k == b.tile.warps_k;
   }
   friend bool operator!=(const spmm_kernel_key& a, const spmm_kernel_key& b) { return !(a == b); }
   int team_threads() const { return nz_lanes * col_lanes; }
@@ -263,8 +274,9 @@ struct spmm_config {
     std::ostringstream os;
     if (kernel.access == spmm_b_access::tensor) {
       const spmm_tensor_tile& t = kernel.tile;
-      os << "spmm.tc.m" << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n << ".s"
-         << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
+      os << "spmm.tc.m" << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
+      if (t.warps_k > 1) os << "x" << t.warps_k;
+      os << ".s" << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
       return os.str();
     }
     os << "spmm.b" << kernel.block_threads << ".g" << kernel.nz_lanes << ".l" << kernel.col_lanes << ".n"
@@ -336,21 +348,30 @@ struct spmm_config {
     auto num = [&](const std::string& field, char tag) {  // small numbers: checked further by the shape rule
       return static_cast<int>(std::min<int64_t>(detail::config_number("spmm", s, field, tag), 1 << 20));
     };
-    spmm_tensor_tile t{num(f[2], 'm'), num(f[3], 'n'), num(f[4], 'k'), 0, 0};
+    spmm_tensor_tile t{num(f[2], 'm'), num(f[3], 'n'), num(f[4], 'k'), 0, 0, 1};
+    // w<warps over rows>x<warps over columns>[x<warps over k>]: 2 or 3 numbers of 1..2 digits
     const std::string& w = f[5];
-    const std::size_t x = w.find('x');
-    PAISPARSE_EXPECTS(w.size() >= 4 && w[0] == 'w' && x != std::string::npos && x > 1 && x + 1 < w.size() &&
-                          w.size() < 10 && w.find_first_not_of("0123456789", 1) == x &&
-                          w.find_first_not_of("0123456789", x + 1) == std::string::npos,
+    std::vector<int> warps;
+    bool well_formed = w.size() >= 4 && w[0] == 'w';
+    for (std::size_t at = 1; well_formed && at < w.size();) {
+      const std::size_t end = std::min(w.find('x', at), w.size());
+      well_formed = end > at && end - at <= 2 && w.find_first_not_of("0123456789", at) >= end &&
+                    (end == w.size() || end + 1 < w.size());
+      if (well_formed) warps.push_back(std::stoi(w.substr(at, end - at)));
+      at = end + 1;
+    }
+    PAISPARSE_EXPECTS(well_formed && (warps.size() == 2 || warps.size() == 3),
                       "spmm config '" << s << "': field '" << w << "' should be 'w<warps over rows>x<warps over "
-                                      << "columns>', e.g. w2x2");
-    t.warps_m = std::stoi(w.substr(1, x - 1));
-    t.warps_n = std::stoi(w.substr(x + 1));
+                                      << "columns>' or 'w<rows>x<columns>x<warps over k>', e.g. w2x2 or w2x2x2");
+    t.warps_m = warps[0];
+    t.warps_n = warps[1];
+    if (warps.size() == 3) t.warps_k = warps[2];
     PAISPARSE_EXPECTS(spmm_tensor_shape_ok(t),
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
-                                      << t.warps_m << " x " << t.warps_n
+                                      << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
                                       << " warps is not a tensor-core shape (each warp needs whole 16 x 16 pieces, "
-                                      << "at most 8 warps)");
+                                      << "whole 16-deep slices per group along k, at most 8 warps over rows and "
+                                      << "columns and 16 in all)");
     const int splits = num(f[6], 's');
     PAISPARSE_EXPECTS(splits >= 1 && splits <= 1024,
                       "spmm config '" << s << "': k splits " << splits << ", expected 1..1024");
@@ -404,8 +425,8 @@ inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_byt
     if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
     else if (!spmm_tensor_shape_ok(k.tile))
       os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
-         << k.tile.warps_n << " warps is not a tensor-core shape";
-    else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps_m * k.tile.warps_n)
+         << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a tensor-core shape";
+    else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
       os << "a tensor-core key has 16-bit positions and one thread per warp lane";
     return os.str();
   }

@@ -138,16 +138,16 @@ struct spmm_composition {
 
 /// The tensor-core composition for one block shape: both B layouts
 /// (chosen at run time), fp16 or bf16 values.
-template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN>
+template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, int WarpsK>
 struct spmm_tensor_composition {
-  static constexpr int threads = 32 * WarpsM * WarpsN;
+  static constexpr int threads = 32 * WarpsM * WarpsN * WarpsK;
   template <bool BRowMajor>
   struct parts {
     using prolog = tile_scatter_prolog<T, threads, TileM, TileK>;
     using b_stage = b_tile_stage<T, threads, TileK, TileN, BRowMajor>;
-    using reduction = mma_reduction<T, TileM, TileN, TileK, WarpsM, WarpsN, BRowMajor>;
+    using reduction = mma_reduction<T, TileM, TileN, TileK, WarpsM, WarpsN, BRowMajor, WarpsK>;
     using epilog = linear_epilog<T, runtime_activation>;
-    static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage>::smem_bytes;
+    static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage, reduction>::smem_bytes;
   };
 
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
@@ -265,7 +265,7 @@ void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_tensor_tiles[Tile];
   if constexpr (space::spmm_tensor && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_tensor_shape_ok(t)) {
     out.push_back({spmm_kernel_key::tensor(t),
-                   &spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n>::launch});
+                   &spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n, t.warps_k>::launch});
   }
 }
 
