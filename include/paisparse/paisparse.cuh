@@ -19,6 +19,7 @@
 #include "tuning/registry.cuh"
 #include "tuning/plan.cuh"
 #include "tuning/timing.cuh"
+#include "tuning/device_check.cuh"
 #include "tuning/tuner.cuh"
 #include "format/dense.hpp"
 #include "format/spmm_schedule.cuh"

@@ -342,6 +342,20 @@ TEST(SpmmConfig, TensorCoreNames) {
   if (space::spmm_tensor) EXPECT_GT(count(2, {index_kind::u16, index_kind::i32}), 0);
 }
 
+TEST(TiledWeight, SameWordsOnAnyNumberOfThreads) {
+  // large enough (> 4 M nonzeros) for the build to split its passes among up to 4 threads
+  const auto w = random_csr<__half>(3001, 4100, 0.4, row_distribution::lognormal, 0.8, 7);
+  ASSERT_GT(w.nnz(), 4 << 20);
+  for (auto [tm, tk] : {std::pair{128, 64}, std::pair{32, 16}}) {
+    const host_tiled_weight one = build_tiled_weight(w, tm, tk, 1);
+    for (unsigned threads : {2u, 3u, 16u}) {
+      const host_tiled_weight many = build_tiled_weight(w, tm, tk, threads);
+      EXPECT_EQ(many.tile_ptr, one.tile_ptr) << threads << " threads, tile " << tm << "x" << tk;
+      EXPECT_TRUE(many.words == one.words) << threads << " threads, tile " << tm << "x" << tk;
+    }
+  }
+}
+
 TEST(TiledWeight, EveryNonzeroInItsTileAndPlace) {
   for (auto [rows, cols, density] : {std::tuple{200, 300, 0.05}, std::tuple{64, 64, 1.0}, std::tuple{1, 5000, 0.01},
                                      std::tuple{3000, 1, 0.3}, std::tuple{70, 90, 0.0}}) {

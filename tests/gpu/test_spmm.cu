@@ -21,10 +21,14 @@
 #include "../expect_error.hpp"
 #include "common.cuh"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <tuple>
+#include <utility>
 
 using namespace ptest;
 
@@ -404,6 +408,52 @@ TYPED_TEST(SpmmApi, GraphReplayRepeatedRunsSplitRowsAndSmallerN) {
   }
 }
 
+TYPED_TEST(SpmmApi, DeviceErrorCheckMatchesTheHost) {
+  // the tuner's check on the GPU (tuning/device_check.cuh) against
+  // relative_error() on the host: both layouts, ld padding holding NaN (never
+  // read), a NaN inside (+inf), an all-zero scale (absolute error)
+  using T = TypeParam;
+  const T nan = from_float<T>(std::numeric_limits<float>::quiet_NaN());
+  uint64_t seed = 31000 + 100 * type_number<T>();
+  for (dense_layout layout : {dense_layout::row_major, dense_layout::col_major})
+    for (const auto& [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {37, 5}, {1000, 130}}) {
+      const int64_t line = layout == dense_layout::row_major ? cols : rows;
+      const int64_t ld = line + 3;
+      const int64_t extent = dense_extent(rows, cols, ld, layout);
+      std::vector<T> out = detail::random_vector<T>(static_cast<std::size_t>(extent), seed++);
+      for (int64_t i = 0; i < extent; ++i)
+        if (i % ld >= line) out[static_cast<std::size_t>(i)] = nan;
+      const std::vector<T> compact = compact_row_major(out, rows, cols, ld, layout);
+      const std::vector<float> noise = detail::random_vector<float>(compact.size(), seed++);
+      reference_result ref;
+      for (std::size_t i = 0; i < compact.size(); ++i) {
+        ref.value.push_back(to_float(compact[i]) + 0.01 * noise[i]);
+        ref.scale.push_back(std::abs(ref.value.back()) + 0.5);
+      }
+      const std::string what = std::string(to_string(layout)) + " " + std::to_string(rows) + " x " +
+                               std::to_string(cols);
+      device_buffer<T> d(out);
+      const double host = relative_error(compact, ref);
+      ASSERT_GT(host, 0) << what;
+      EXPECT_NEAR(device_error_check<T>(ref, rows, cols, ld, layout)(d.data(), 0), host, 1e-9 * host) << what;
+      reference_result unscaled = ref;
+      std::fill(unscaled.scale.begin(), unscaled.scale.end(), 0.0);
+      const double absolute = relative_error(compact, unscaled);
+      EXPECT_NEAR(device_error_check<T>(unscaled, rows, cols, ld, layout)(d.data(), 0), absolute, 1e-9 * absolute)
+          << what;
+      // a NaN at the last element
+      out[static_cast<std::size_t>(layout == dense_layout::row_major ? (rows - 1) * ld + cols - 1
+                                                                      : (cols - 1) * ld + rows - 1)] = nan;
+      device_buffer<T> bad(out);
+      EXPECT_TRUE(std::isinf(device_error_check<T>(ref, rows, cols, ld, layout)(bad.data(), 0))) << what;
+    }
+  reference_result small;
+  small.value.assign(6, 1.0);
+  small.scale.assign(6, 1.0);
+  expect_error([&] { device_error_check<T>(small, 2, 4, 4, dense_layout::row_major); }, {"expected 2 x 4"});
+  expect_error([&] { device_error_check<T>(small, 2, 3, 2, dense_layout::row_major); }, {"ld 2 is shorter"});
+}
+
 TYPED_TEST(SpmmApi, LlmLayerRecipe) {
   // Y = X W^T + bias with row-major X (tokens x K) and Y (tokens x M), as the
   // header of tuning/spmm_plan.cuh describes, checked by a direct host loop.
@@ -496,6 +546,45 @@ TEST(SpmmTunerOptions, TimeBudgetStopsEarlyAndSaysSo) {
   std::ostringstream table;
   res.print(table);
   EXPECT_NE(table.str().find("time budget reached"), std::string::npos);
+}
+
+TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
+  // the tuner builds each tile shape's schedule once, with split-K tables;
+  // a winner that does not split K drops them, one that splits keeps them
+  if (!space::spmm_tensor) GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0";
+  using T = __half;
+  const host_csr<T> w = convert_values<T>(random_csr<float>(256, 3000, 0.2, row_distribution::lognormal, 0.8, 14));
+  const int32_t n = 32;
+  const auto hb = detail::random_vector<T>(static_cast<std::size_t>(w.cols()) * n, 777);
+  const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, dense_layout::col_major, w.cols()}, n);
+  for (bool split : {false, true}) {
+    tune_options opt;
+    opt.reps = 2;
+    opt.warmup = 0;
+    opt.filter = ".tc.m64.n32.k64.w2x2.s";  // one block shape, every split the space offers
+    if (!split) opt.filter += "1.";
+    auto res = tune_spmm(w, n, {}, opt);
+    const spmm_config& cfg = res.plan.config();
+    ASSERT_EQ(cfg.kernel.access, spmm_b_access::tensor);
+    if (split) {  // keep only the candidates that split, so one of them wins
+      opt.filter.clear();
+      std::vector<std::string> names;
+      for (const auto& c : res.candidates)
+        if (c.config.k_splits > 1) names.push_back(c.config.name());
+      ASSERT_FALSE(names.empty());
+      opt.filter = names[0];
+      res = tune_spmm(w, n, {}, opt);
+      ASSERT_GT(res.plan.config().k_splits, 1);
+    }
+    EXPECT_EQ(res.plan.schedule().tile_workspace() != nullptr, split) << res.plan.name();
+    device_buffer<T> db(hb), dc(static_cast<std::size_t>(w.rows()) * n);
+    poison(dc);
+    res.plan.run(col_major_view<const T>(db.data(), db.size(), w.cols()),
+                 col_major_view<T>(dc.data(), dc.size(), w.rows()), n);
+    EXPECT_LE(relative_error(compact_row_major(dc.to_host(), w.rows(), n, w.rows(), dense_layout::col_major), ref),
+              relative_tolerance<T>())
+        << res.plan.name();
+  }
 }
 
 TEST(SpmmTunerOptions, FilterLayoutsAndIndexKinds) {

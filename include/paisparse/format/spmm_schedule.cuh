@@ -95,6 +95,14 @@ class spmm_schedule {
   float* tile_workspace() const { return tiled() && !workspace_.empty() ? const_cast<float*>(workspace_.data()) : nullptr; }
   int32_t* tile_counters() const { return tiled() && !counters_.empty() ? const_cast<int32_t*>(counters_.data()) : nullptr; }
   int32_t tile_counter_stride() const { return tile_counter_stride_; }
+  /// Frees a tiled weight's split-K tables (for a plan whose kernel does not
+  /// split K; the tuner builds them once for both kinds of candidates).
+  void drop_tile_split_tables() {
+    if (!tiled()) return;
+    workspace_ = device_buffer<float>();
+    counters_ = device_buffer<int32_t>();
+    tile_counter_stride_ = 0;
+  }
   spmm_split_view split() const {
     spmm_split_view v;
     v.row_slot = row_slot_.empty() ? nullptr : row_slot_.data();

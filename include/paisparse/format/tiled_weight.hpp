@@ -15,12 +15,20 @@
 //
 // So the weight costs 4 bytes per nonzero (2 for fp16/bf16 values, 2 for the
 // position), as 16-bit CSR does, plus 4 bytes per tile.
+//
+// A row block's tiles belong to it alone, so the build runs its two passes
+// (count, then place) on several host threads, each over whole row blocks;
+// the result is the same word for word as one thread's. (The tuner builds
+// one tiled weight per tile shape: 47 M nonzeros took 0.7 s on one thread.)
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../error.hpp"
@@ -30,6 +38,28 @@ namespace paisparse {
 
 /// Elements each tile row is padded by in shared memory (16 bytes of 16-bit values).
 inline constexpr int tile_pad = 8;
+
+namespace detail {
+
+/// Calls f(begin, end) over [0, n) cut into contiguous ranges, on up to
+/// `threads` host threads (the calling one included); one range when
+/// `work` is below a threshold. f must not throw.
+template <class F>
+void for_ranges(int64_t n, int64_t work, unsigned threads, F&& f) {
+  constexpr int64_t min_work = 1 << 20;  // below this a thread costs more than it saves
+  const int64_t parts = std::max<int64_t>(1, std::min<int64_t>({n, static_cast<int64_t>(threads), work / min_work}));
+  if (parts <= 1) {
+    f(int64_t{0}, n);
+    return;
+  }
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(parts - 1));
+  for (int64_t p = 1; p < parts; ++p) pool.emplace_back([&f, p, parts, n] { f(n * p / parts, n * (p + 1) / parts); });
+  f(int64_t{0}, n / parts);
+  for (auto& t : pool) t.join();
+}
+
+}  // namespace detail
 
 /// The tiled weight on the host.
 struct host_tiled_weight {
@@ -41,8 +71,10 @@ struct host_tiled_weight {
 };
 
 /// Packs `w` into tiles of tile_m x tile_k. Values must be 16-bit (fp16 or bf16).
+/// threads: host threads for the two passes (0: as many as the machine has).
 template <class T>
-host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile_m, int32_t tile_k) {
+host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile_m, int32_t tile_k,
+                                     unsigned threads = 0) {
   static_assert(sizeof(T) == 2, "build_tiled_weight: the tensor-core path takes 16-bit values (fp16 or bf16)");
   PAISPARSE_EXPECTS(tile_m >= 16 && tile_m % 16 == 0 && tile_k >= 16 && tile_k % 16 == 0,
                     "build_tiled_weight: tile " << tile_m << " x " << tile_k << ", expected multiples of 16");
@@ -63,12 +95,21 @@ host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile
   const auto& off = w.row_offsets();
   const auto& idx = w.col_indices();
   const auto& val = w.values();
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // rows of row blocks [b0, b1)
+  auto rows_of = [&](int64_t b0, int64_t b1) {
+    return std::make_pair(static_cast<int32_t>(b0 * tile_m),
+                          static_cast<int32_t>(std::min<int64_t>(t.rows, b1 * tile_m)));
+  };
   std::vector<int64_t> count(static_cast<std::size_t>(tiles) + 1, 0);
-  for (int32_t r = 0; r < t.rows; ++r) {
-    const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
-    for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j)
-      ++count[static_cast<std::size_t>(base + idx[static_cast<std::size_t>(j)] / tile_k)];
-  }
+  detail::for_ranges(t.row_blocks, t.nnz, threads, [&](int64_t b0, int64_t b1) {
+    const auto [r0, r1] = rows_of(b0, b1);
+    for (int32_t r = r0; r < r1; ++r) {
+      const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
+      for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j)
+        ++count[static_cast<std::size_t>(base + idx[static_cast<std::size_t>(j)] / tile_k)];
+    }
+  });
   t.tile_ptr.assign(static_cast<std::size_t>(tiles) + 1, 0);
   int64_t total = 0;
   for (int64_t i = 0; i < tiles; ++i) {
@@ -82,16 +123,20 @@ host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile
   t.words.assign(static_cast<std::size_t>(total), pad_word);
   std::vector<int64_t> cursor(t.tile_ptr.begin(), t.tile_ptr.end() - 1);
   const int32_t ld = tile_k + tile_pad;
-  for (int32_t r = 0; r < t.rows; ++r) {
-    const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
-    for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j) {
-      const int32_t c = idx[static_cast<std::size_t>(j)];
-      uint16_t bits;
-      std::memcpy(&bits, &val[static_cast<std::size_t>(j)], 2);
-      const uint32_t offset = static_cast<uint32_t>((r % tile_m) * ld + c % tile_k);
-      t.words[static_cast<std::size_t>(cursor[static_cast<std::size_t>(base + c / tile_k)]++)] = bits | (offset << 16);
+  detail::for_ranges(t.row_blocks, t.nnz, threads, [&](int64_t b0, int64_t b1) {
+    const auto [r0, r1] = rows_of(b0, b1);
+    for (int32_t r = r0; r < r1; ++r) {
+      const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
+      for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j) {
+        const int32_t c = idx[static_cast<std::size_t>(j)];
+        uint16_t bits;
+        std::memcpy(&bits, &val[static_cast<std::size_t>(j)], 2);
+        const uint32_t offset = static_cast<uint32_t>((r % tile_m) * ld + c % tile_k);
+        t.words[static_cast<std::size_t>(cursor[static_cast<std::size_t>(base + c / tile_k)]++)] =
+            bits | (offset << 16);
+      }
     }
-  }
+  });
   return t;
 }
 

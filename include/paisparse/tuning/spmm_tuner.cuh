@@ -3,7 +3,8 @@
 // tune_spmm(w, n, layouts) runs every configuration of the compiled-in SpMM
 // space that suits n columns and the layouts on the user's weight: each
 // candidate's output (poisoned beforehand) is checked against a float64 CPU
-// reference on fresh random B, then timed like tune_spmv (CUDA events,
+// reference on fresh random B (the relative error computed on the GPU,
+// device_check.cuh, against that reference uploaded once), then timed like tune_spmv (CUDA events,
 // warm-up, median of several runs, L2 flushed before each run so the weight
 // comes from HBM; a staged-B candidate's time includes its staging kernel).
 // A candidate that fails the check can never win. Returns the fastest as a
@@ -37,6 +38,7 @@
 #include "../format/csr.hpp"
 #include "../format/dense.hpp"
 #include "../spmm_reference.hpp"
+#include "device_check.cuh"
 #include "spmm_config.hpp"
 #include "spmm_plan.cuh"
 #include "spmm_registry.cuh"
@@ -105,7 +107,15 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   PAISPARSE_EXPECTS(!space.empty(), "tune_spmm: no configuration matches the options (filter '" << opt.filter << "')");
   // Group candidates sharing a schedule so each schedule is built once; the
   // panel kernels last (see the header comment).
-  auto sched_key = [](const spmm_config& c) { return spmm_schedule_key(c); };
+  // A tensor-core schedule is built once per tile shape, with the split-K
+  // tables, for the candidates that split K and those that do not (tiling a
+  // large weight is the costliest step of the search); the plan keeps the
+  // tables only if its kernel splits K.
+  auto sched_key = [](const spmm_config& c) {
+    auto k = spmm_schedule_key(c);
+    if (c.kernel.access == spmm_b_access::tensor) std::get<8>(k) = true;
+    return k;
+  };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   auto family = [tensor_first](const spmm_config& c) {
     if (c.kernel.access == spmm_b_access::panel) return 2;
@@ -126,7 +136,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   device_buffer<T> dc(static_cast<std::size_t>(c_elems));
   device_buffer<T> staged(static_cast<std::size_t>(cols) * detail::spmm_staged_ld<T>(n));
   const int64_t staged_ld = detail::spmm_staged_ld<T>(n);
-  std::vector<T> hc(static_cast<std::size_t>(c_elems));
+  device_error_check<T> check(ref, rows, n, ldc, layouts.c);
   const dense_view<const T> bview(db.data(), db.size(), ldb, layouts.b);
   const dense_view<T> cview(dc.data(), dc.size(), ldc, layouts.c);
   l2_flusher flusher;
@@ -154,7 +164,9 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
       if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
         if (current_holds_best) best_schedule = std::move(current);
         current_holds_best = false;
-        current = make_spmm_schedule(w, r.config, n);
+        spmm_config build = r.config;
+        if (build.kernel.access == spmm_b_access::tensor) build.k_splits = std::max(build.k_splits, 2);
+        current = make_spmm_schedule(w, build, n);
       }
       const std::string why = spmm_cannot_implement(r.config, static_cast<int>(sizeof(T)));
       PAISPARSE_EXPECTS(why.empty(), why);
@@ -165,10 +177,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
       // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
       PAISPARSE_CUDA_TRY(cudaMemsetAsync(dc.data(), 0xff, dc.size() * sizeof(T), opt.stream));
       run(opt.stream);
-      PAISPARSE_CUDA_TRY(
-          cudaMemcpyAsync(hc.data(), dc.data(), hc.size() * sizeof(T), cudaMemcpyDeviceToHost, opt.stream));
-      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(opt.stream));
-      r.rel_err = relative_error(compact_row_major(hc, rows, n, ldc, layouts.c), ref);
+      r.rel_err = check(dc.data(), opt.stream);
       if (!(r.rel_err <= relative_tolerance<T>())) {
         r.status = candidate_status::wrong;
         std::ostringstream os;
@@ -204,6 +213,9 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                                    << space.size() << " tried"
                                    << (result.budget_exhausted ? ", time budget reached" : "") << "); first failure: "
                                    << (result.candidates.empty() ? "" : result.candidates[0].message));
+  if (result.candidates[best].config.kernel.access == spmm_b_access::tensor &&
+      result.candidates[best].config.k_splits == 1)
+    best_schedule.drop_tile_split_tables();
   result.plan = spmm_plan<T>(result.candidates[best].config, std::move(best_schedule));
   std::stable_sort(result.candidates.begin(), result.candidates.end(),
                    [](const spmm_candidate_result& a, const spmm_candidate_result& b) {
