@@ -3,10 +3,11 @@
 // tune_spmm(w, n, layouts) runs every configuration of the compiled-in SpMM
 // space that suits n columns and the layouts on the user's weight: each
 // candidate's output (poisoned beforehand) is checked against a float64 CPU
-// reference on fresh random B (the relative error computed on the GPU,
-// device_check.cuh, against that reference uploaded once), then timed like tune_spmv (CUDA events,
-// warm-up, median of several runs, L2 flushed before each run so the weight
-// comes from HBM; a staged-B candidate's time includes its staging kernel).
+// reference on fresh random B (the relative error computed on the GPU
+// against that reference, uploaded once: device_check.cuh), then timed like
+// tune_spmv (CUDA events, warm-up, median of several runs, L2 flushed before
+// each run so the weight comes from HBM; a staged-B candidate's time
+// includes its staging kernel).
 // A candidate that fails the check can never win. Returns the fastest as a
 // plan for N up to n, with the whole table.
 //
