@@ -110,13 +110,14 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // panel kernels last (see the header comment).
   // A tensor-core schedule is built once per tile shape, with the split-K
   // tables, for the candidates that split K and those that do not (tiling a
-  // large weight is the costliest step of the search); the plan keeps the
+  // large weight is the costliest step of the search): each candidate's
+  // schedule is built, and keyed, as if it split K. The plan keeps the
   // tables only if its kernel splits K.
-  auto sched_key = [](const spmm_config& c) {
-    auto k = spmm_schedule_key(c);
-    if (c.kernel.access == spmm_b_access::tensor) std::get<8>(k) = true;
-    return k;
+  auto build_config = [](spmm_config c) {
+    if (c.kernel.access == spmm_b_access::tensor) c.k_splits = std::max(c.k_splits, 2);
+    return c;
   };
+  auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   auto family = [tensor_first](const spmm_config& c) {
     if (c.kernel.access == spmm_b_access::panel) return 2;
@@ -165,9 +166,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
       if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
         if (current_holds_best) best_schedule = std::move(current);
         current_holds_best = false;
-        spmm_config build = r.config;
-        if (build.kernel.access == spmm_b_access::tensor) build.k_splits = std::max(build.k_splits, 2);
-        current = make_spmm_schedule(w, build, n);
+        current = make_spmm_schedule(w, build_config(r.config), n);
       }
       const std::string why = spmm_cannot_implement(r.config, static_cast<int>(sizeof(T)));
       PAISPARSE_EXPECTS(why.empty(), why);
