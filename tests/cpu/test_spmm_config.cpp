@@ -8,6 +8,8 @@
 #include <paisparse/spmm_reference.hpp>
 #include <paisparse/tuning/spmm_config.hpp>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <set>
@@ -354,6 +356,66 @@ TEST(TiledWeight, SameWordsOnAnyNumberOfThreads) {
       EXPECT_TRUE(many.words == one.words) << threads << " threads, tile " << tm << "x" << tk;
     }
   }
+}
+
+namespace {
+
+/// Shared-memory wavefronts of a tile's scatter, as tile_scatter_prolog
+/// issues it: per 128-word chunk and component j, one 16-bit store of the
+/// words at 4l + j, which takes as many wavefronts as the most distinct
+/// 32-bit pairs any bank holds among them. Returns {wavefronts, stores}.
+std::pair<int64_t, int64_t> scatter_wavefronts(const uint32_t* words, int64_t n) {
+  int64_t wavefronts = 0, stores = 0;
+  for (int64_t c = 0; c < n; c += 128) {
+    const int64_t lanes = std::min<int64_t>(128, n - c) / 4;
+    for (int j = 0; j < 4; ++j) {
+      std::map<uint32_t, std::set<uint32_t>> pairs_by_bank;
+      for (int64_t l = 0; l < lanes; ++l) {
+        const uint32_t pair = words[c + l * 4 + j] >> 17;
+        pairs_by_bank[pair % 32].insert(pair);
+      }
+      std::size_t most = 0;
+      for (const auto& [b, pairs] : pairs_by_bank) most = std::max(most, pairs.size());
+      wavefronts += static_cast<int64_t>(most);
+      ++stores;
+    }
+  }
+  return {wavefronts, stores};
+}
+
+}  // namespace
+
+TEST(TiledWeight, ScatterStoresMeetFewBankConflicts) {
+  for (double density : {0.05, 0.2, 0.4}) {
+    const auto w = random_csr<__half>(1000, 1100, density, row_distribution::uniform, 0, 11);
+    for (auto [tm, tk] : {std::pair{64, 64}, std::pair{128, 64}, std::pair{128, 32}, std::pair{64, 32}}) {
+      const host_tiled_weight t = build_tiled_weight(w, tm, tk);
+      int64_t spread = 0, positional = 0, stores = 0;
+      for (std::size_t i = 0; i + 1 < t.tile_ptr.size(); ++i) {
+        std::vector<uint32_t> tile(t.words.begin() + t.tile_ptr[i], t.words.begin() + t.tile_ptr[i + 1]);
+        const auto [wf, st] = scatter_wavefronts(tile.data(), static_cast<int64_t>(tile.size()));
+        spread += wf;
+        stores += st;
+        std::sort(tile.begin(), tile.end(), [](uint32_t a, uint32_t b) { return (a >> 16) < (b >> 16); });
+        positional += scatter_wavefronts(tile.data(), static_cast<int64_t>(tile.size())).first;
+      }
+      const double per_store = static_cast<double>(spread) / stores,
+                   per_store_positional = static_cast<double>(positional) / stores;
+      std::printf("  density %.2f tile %dx%d: %.2f wavefronts per store (%.2f in position order)\n", density, tm, tk,
+                  per_store, per_store_positional);
+      // sparse tiles hold few stores' worth of words, so the fullest bank's
+      // count, not the store count, bounds them: a looser bound there
+      EXPECT_LE(per_store, density < 0.1 ? 1.9 : 1.45) << "density " << density << " tile " << tm << "x" << tk;
+      EXPECT_LE(per_store, 0.65 * per_store_positional) << "density " << density << " tile " << tm << "x" << tk;
+    }
+  }
+  // a tile whose words all lie in one bank keeps them all
+  std::vector<uint32_t> one_bank;
+  for (uint32_t i = 0; i < 40; ++i) one_bank.push_back(((i * 64) << 16) | (i + 1));  // places 64 apart: bank 0
+  std::vector<uint32_t> dealt = one_bank, scratch;
+  detail::spread_banks(dealt.data(), static_cast<int64_t>(dealt.size()), scratch);
+  std::sort(dealt.begin(), dealt.end());
+  EXPECT_EQ(dealt, one_bank);
 }
 
 TEST(TiledWeight, EveryNonzeroInItsTileAndPlace) {

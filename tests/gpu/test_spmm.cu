@@ -263,10 +263,37 @@ TYPED_TEST(SpmmEveryCandidate, Dlmc) {
   std::printf("  DLMC %-5s: %zu matrices, %ld spmm candidate runs checked\n", value_type_name<T>(), files.size(), total);
 }
 
+namespace {
+
+/// Column bands of 100 with densities 0.6, 0.02, 0.15 in turn: along K a
+/// tensor-core block meets dense tiles (more words than its threads load in
+/// one round, prolog/tile_prolog.cuh) and sparse ones in every order, each
+/// tile's words dealt out over the banks (format/tiled_weight.hpp).
+host_csr<float> striped_density(int32_t rows, int32_t cols) {
+  constexpr double densities[3] = {0.6, 0.02, 0.15};
+  std::vector<host_csr<float>> bands;
+  for (int i = 0; i < 3; ++i)
+    bands.push_back(random_csr<float>(rows, cols, densities[i], row_distribution::uniform, 0, 110 + i));
+  std::vector<int32_t> off{0}, idx;
+  std::vector<float> val;
+  for (int32_t r = 0; r < rows; ++r) {
+    for (int32_t c0 = 0; c0 < cols; c0 += 100) {
+      const auto& b = bands[static_cast<std::size_t>(c0 / 100 % 3)];
+      for (int32_t j = b.row_offsets()[r]; j < b.row_offsets()[r + 1]; ++j)
+        if (b.col_indices()[j] >= c0 && b.col_indices()[j] < c0 + 100)
+          idx.push_back(b.col_indices()[j]), val.push_back(b.values()[j]);
+    }
+    off.push_back(static_cast<int32_t>(idx.size()));
+  }
+  return host_csr<float>(rows, cols, off, idx, val);
+}
+
+}  // namespace
+
 // The tensor-core kernels on every N of the list, all four layout pairs and
 // the three ld variants (odd ld: the element-by-element staging of B), on
-// the matrix set. The sweep above runs each of them on one problem per
-// matrix; this runs each on all.
+// the matrix set and a matrix of dense and sparse column bands. The sweep
+// above runs each of them on one problem per matrix; this runs each on all.
 TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
   using T = TypeParam;
   if constexpr (sizeof(T) != 2) {
@@ -275,7 +302,9 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
     if (!space::spmm_tensor) GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0";
     uint64_t seed = 90000 + 1000 * type_number<T>();
     int total = 0;
-    for (const auto& m : matrix_set()) {
+    auto matrices = matrix_set();
+    matrices.push_back({"striped_density_300x1100", striped_density(300, 1100)});
+    for (const auto& m : matrices) {
       const host_csr<T> w = convert_values<T>(m.w);
       std::vector<spmm_config> configs;
       for (const auto& c : every_spmm_config(sizeof(T), compute_row_stats(w)))

@@ -33,6 +33,11 @@ struct mma_reduction {
     float d[mi][ni][4];
   };
 
+  /// Where the block of C that warp `warp` multiplies starts in the tile
+  /// (the warps of every group along k share it).
+  __device__ __forceinline__ static int origin_row(int warp) { return (warp % WarpsM) * warp_m; }
+  __device__ __forceinline__ static int origin_col(int warp) { return (warp / WarpsM % WarpsN) * warp_n; }
+
   __device__ __forceinline__ static void clear(accumulators& acc) {
 #pragma unroll
     for (int i = 0; i < mi; ++i)
@@ -46,7 +51,7 @@ struct mma_reduction {
   /// prolog/tile_prolog.cuh: b_tile_stage) over one k step.
   template <int ALd, int BLd>
   __device__ __forceinline__ static void accumulate(const T* a, const T* b, int warp, int lane, accumulators& acc) {
-    const int row0 = (warp % WarpsM) * warp_m, col0 = (warp / WarpsM % WarpsN) * warp_n;
+    const int row0 = origin_row(warp), col0 = origin_col(warp);
     const int group = warp / (WarpsM * WarpsN);  // along k
 #pragma unroll
     for (int q = 0; q < slices; ++q) {
@@ -115,7 +120,7 @@ struct mma_reduction {
   template <class F>
   __device__ __forceinline__ static void for_each(const accumulators& acc, int warp, int lane, F&& f) {
     if (WarpsK > 1 && warp >= WarpsM * WarpsN) return;
-    const int row0 = (warp % WarpsM) * warp_m + lane / 4, col0 = (warp / WarpsM) * warp_n + (lane % 4) * 2;
+    const int row0 = origin_row(warp) + lane / 4, col0 = origin_col(warp) + (lane % 4) * 2;
 #pragma unroll
     for (int i = 0; i < mi; ++i)
 #pragma unroll
