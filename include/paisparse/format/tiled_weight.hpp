@@ -21,8 +21,10 @@
 // the 32 words that lie 4 apart in one 128-word chunk of the tile (lane l
 // holds words 4l..4l+3 and stores them one at a time), and the build deals
 // the nonzeros out so that those 32 fall in different shared-memory banks
-// as far as the tile's banks allow (detail::spread_banks): about 1.3
-// wavefronts a store on random tiles, against about 3.1 in position order.
+// as far as the tile's banks allow (detail::spread_banks): on random tiles
+// 1.2-1.4 wavefronts a store at 60-80% sparsity and 1.5-1.7 at 95% (too
+// few words to fill every bank in every store), against about 3.1 in
+// position order.
 //
 // A row block's tiles belong to it alone, so the build runs its two passes
 // (count, then place) on several host threads, each over whole row blocks;
@@ -76,8 +78,7 @@ void for_ranges(int64_t n, int64_t work, unsigned threads, F&& f) {
 /// pair its 16-bit place lies in. Store by store, in the kernel's order,
 /// each takes one word from each of the banks with the most words left
 /// (a bank twice only when fewer banks than lanes have words left), which
-/// keeps the banks' counts level; it comes to about 1.3 wavefronts a store
-/// on random tiles at 60-95% sparsity, against about 3.1 in position order.
+/// keeps the banks' counts level (figures: the header comment).
 /// `scratch` is reused between calls.
 inline void spread_banks(uint32_t* words, int64_t n, std::vector<uint32_t>& scratch) {
   constexpr int banks = 32;
