@@ -168,19 +168,20 @@ host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile
   const auto& idx = w.col_indices();
   const auto& val = w.values();
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  // rows of row blocks [b0, b1)
-  auto rows_of = [&](int64_t b0, int64_t b1) {
-    return std::make_pair(static_cast<int32_t>(b0 * tile_m),
-                          static_cast<int32_t>(std::min<int64_t>(t.rows, b1 * tile_m)));
+  // f(j, r, c, tile) for each nonzero j (row r, column c) of row blocks [b0, b1); tile: the index of its tile
+  auto each_nonzero = [&](int64_t b0, int64_t b1, auto&& f) {
+    const int32_t r1 = static_cast<int32_t>(std::min<int64_t>(t.rows, b1 * tile_m));
+    for (int32_t r = static_cast<int32_t>(b0 * tile_m); r < r1; ++r) {
+      const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
+      for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j) {
+        const int32_t c = idx[static_cast<std::size_t>(j)];
+        f(j, r, c, base + c / tile_k);
+      }
+    }
   };
   std::vector<int64_t> count(static_cast<std::size_t>(tiles) + 1, 0);
   detail::for_ranges(t.row_blocks, t.nnz, threads, [&](int64_t b0, int64_t b1) {
-    const auto [r0, r1] = rows_of(b0, b1);
-    for (int32_t r = r0; r < r1; ++r) {
-      const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
-      for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j)
-        ++count[static_cast<std::size_t>(base + idx[static_cast<std::size_t>(j)] / tile_k)];
-    }
+    each_nonzero(b0, b1, [&](int32_t, int32_t, int32_t, int64_t tile) { ++count[static_cast<std::size_t>(tile)]; });
   });
   t.tile_ptr.assign(static_cast<std::size_t>(tiles) + 1, 0);
   int64_t total = 0;
@@ -196,18 +197,12 @@ host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile
   std::vector<int64_t> cursor(t.tile_ptr.begin(), t.tile_ptr.end() - 1);
   const int32_t ld = tile_k + tile_pad;
   detail::for_ranges(t.row_blocks, t.nnz, threads, [&](int64_t b0, int64_t b1) {
-    const auto [r0, r1] = rows_of(b0, b1);
-    for (int32_t r = r0; r < r1; ++r) {
-      const int64_t base = static_cast<int64_t>(r / tile_m) * t.k_tiles;
-      for (int32_t j = off[static_cast<std::size_t>(r)]; j < off[static_cast<std::size_t>(r) + 1]; ++j) {
-        const int32_t c = idx[static_cast<std::size_t>(j)];
-        uint16_t bits;
-        std::memcpy(&bits, &val[static_cast<std::size_t>(j)], 2);
-        const uint32_t offset = static_cast<uint32_t>((r % tile_m) * ld + c % tile_k);
-        t.words[static_cast<std::size_t>(cursor[static_cast<std::size_t>(base + c / tile_k)]++)] =
-            bits | (offset << 16);
-      }
-    }
+    each_nonzero(b0, b1, [&](int32_t j, int32_t r, int32_t c, int64_t tile) {
+      uint16_t bits;
+      std::memcpy(&bits, &val[static_cast<std::size_t>(j)], 2);
+      const uint32_t offset = static_cast<uint32_t>((r % tile_m) * ld + c % tile_k);
+      t.words[static_cast<std::size_t>(cursor[static_cast<std::size_t>(tile)]++)] = bits | (offset << 16);
+    });
     std::vector<uint32_t> scratch;
     for (int64_t i = b0 * t.k_tiles; i < b1 * t.k_tiles; ++i) {
       const int32_t w0 = t.tile_ptr[static_cast<std::size_t>(i)], w1 = t.tile_ptr[static_cast<std::size_t>(i) + 1];
