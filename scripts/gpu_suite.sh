@@ -60,11 +60,12 @@ if command -v compute-sanitizer > /dev/null; then
       --gtest_filter='SpmmApi*:SpmmEdge*:SpmmBadInput*:SpmmEveryCandidate/1.MatrixSet'
     step racecheck_spmm env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=.P compute-sanitizer --tool racecheck \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
-    # the tensor-core kernels (shared-memory pipeline, cp.async, split K) on every matrix: every 2nd
-    # of them (offset by the matrix) under memcheck, every 5th under racecheck (it is slow)
-    step memcheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=2 PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool memcheck --report-api-errors no \
+    # the tensor-core kernels, dense tiles and gathered windows (spmm.tc.* and spmm.tw.*: shared-memory
+    # pipelines, cp.async, split K) on every matrix: every 2nd of them (offset by the matrix) under
+    # memcheck, every 5th under racecheck (it is slow)
+    step memcheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=2 PAISPARSE_SPMM_SWEEP_FILTER=spmm.t compute-sanitizer --tool memcheck --report-api-errors no \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
-    step racecheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=.tc. compute-sanitizer --tool racecheck \
+    step racecheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=spmm.t compute-sanitizer --tool racecheck \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
   fi
 fi

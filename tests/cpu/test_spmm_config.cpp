@@ -5,12 +5,14 @@
 #include <paisparse/format/dense.hpp>
 #include <paisparse/format/random.hpp>
 #include <paisparse/format/tiled_weight.hpp>
+#include <paisparse/format/window_weight.hpp>
 #include <paisparse/spmm_reference.hpp>
 #include <paisparse/tuning/spmm_config.hpp>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -105,13 +107,15 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
   expect += panel * space::spmm_vec_bytes.size() * space::spmm_panel_unroll.size();
   if (space::spmm_tensor)  // tensor-core kernels: one key per block shape
     for (const auto& t : space::spmm_tensor_tiles) expect += spmm_tensor_shape_ok(t) ? 1 : 0;
+  if (space::spmm_window)  // gathered tensor-core kernels: likewise
+    for (const auto& b : space::spmm_window_blocks) expect += spmm_window_shape_ok(b) ? 1 : 0;
   EXPECT_EQ(keys.size(), expect);
   std::set<std::string> names;
   for (const auto& k : keys) {
     spmm_config c{k};
     c.b_layout = dense_layout::col_major;
     names.insert(c.name());
-    if (k.access == spmm_b_access::tensor) continue;
+    if (k.access == spmm_b_access::tensor || k.access == spmm_b_access::window) continue;
     EXPECT_LE(k.team_threads(), 32);
     EXPECT_GE(k.team_threads(), 4);
     EXPECT_LE(k.col_pass(), 256);
@@ -122,7 +126,7 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
 
 TEST(SpmmSpace, EveryValueTypeCanRunEveryKey) {
   for (const auto& k : spmm_kernel_keys()) {
-    if (k.access == spmm_b_access::tensor) {  // 16-bit values only
+    if (k.access == spmm_b_access::tensor || k.access == spmm_b_access::window) {  // 16-bit values only
       EXPECT_EQ(spmm_cannot_implement(k, 2), "") << spmm_config{k}.name();
       EXPECT_NE(spmm_cannot_implement(k, 4).find("fp16 or bf16"), std::string::npos);
       continue;
@@ -149,6 +153,11 @@ TEST(SpmmSpace, ShapesSuitN) {
     if (k.access == spmm_b_access::tensor) {  // no block more than half empty, but for the narrowest
       if (spmm_shape_suits(k, 8)) EXPECT_EQ(k.tile.n, 16);
       if (k.tile.n > 16) EXPECT_EQ(spmm_shape_suits(k, k.tile.n / 2), false);
+      continue;
+    }
+    if (k.access == spmm_b_access::window) {  // likewise
+      if (spmm_shape_suits(k, 8)) EXPECT_EQ(k.col_tile, 16);
+      if (k.col_tile > 16) EXPECT_EQ(spmm_shape_suits(k, k.col_tile / 2), false);
       continue;
     }
     if (spmm_shape_suits(k, 1)) {
@@ -197,6 +206,8 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
         else if (k.access == spmm_b_access::tensor)
           expect += spmm_tensor_splits(k, s, 132 * 2048, n).size();
+        else if (k.access == spmm_b_access::window)
+          expect += 1;
         else
           expect += spmm_segment_caps(k, 2, s, 132 * 2048, n).size() * 2;
       }
@@ -342,6 +353,171 @@ TEST(SpmmConfig, TensorCoreNames) {
   EXPECT_EQ(count(4, {index_kind::u16, index_kind::i32}), 0);
   EXPECT_EQ(count(2, {index_kind::i32}), 0);
   if (space::spmm_tensor) EXPECT_GT(count(2, {index_kind::u16, index_kind::i32}), 0);
+}
+
+TEST(SpmmConfig, GatheredTensorCoreNames) {
+  spmm_config c{spmm_kernel_key::window({8, 64})};
+  c.b_layout = dense_layout::col_major;
+  c.c_layout = dense_layout::row_major;
+  EXPECT_EQ(c.name(), "spmm.tw.w8.n64.Bt.Cr");
+  EXPECT_EQ(spmm_config::parse(c.name()), c);
+  EXPECT_EQ(c.kernel.block_threads, 256);
+  EXPECT_TRUE(c.stages_b());  // column-major B through the staged row-major copy
+  EXPECT_FALSE(spmm_config::parse("spmm.tw.w4.n16.Br.Cc").stages_b());
+  for (const char* n : {"spmm.tw.w16.n128.Br.Cc", "spmm.tw.w4.n16.Bt.Cr"}) EXPECT_EQ(spmm_config::parse(n).name(), n);
+  EXPECT_NE(spmm_config::parse("spmm.tw.w8.n64.Br.Cc").kernel, spmm_config::parse("spmm.tw.w8.n32.Br.Cc").kernel);
+  EXPECT_NE(parse_error("spmm.tw.w8.n64.Bt").find("6 dot-separated fields"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.tw.w8.n48x.Bt.Cc").find("'n48x'"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.tw.w8.n40.Bt.Cc").find("not a gathered tensor-core block"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.tw.w64.n64.Bt.Cc").find("not a gathered tensor-core block"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.tw.w8.n64.Bc.Cc").find("Br or Bt"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.tw.w8.n64.Bt.Cx").find("Cr or Cc"), std::string::npos);
+  // offered for 16-bit values only, once per key and layout pair
+  auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
+  const row_stats s = compute_row_stats(w);
+  auto count = [&](int vb, int32_t n) {
+    int tw = 0;
+    for (const auto& x : spmm_space(vb, s, 132 * 2048, n, dense_layout::col_major, dense_layout::col_major))
+      tw += x.kernel.access == spmm_b_access::window;
+    return tw;
+  };
+  EXPECT_EQ(count(4, 64), 0);
+  if (space::spmm_window) {
+    EXPECT_GT(count(2, 64), 0);
+    EXPECT_EQ(count(2, 0), static_cast<int>(std::size(space::spmm_window_blocks)));
+    EXPECT_LT(count(2, 8), count(2, 0));  // no block more than half empty, but for the narrowest
+  }
+}
+
+namespace {
+
+/// Shared-memory wavefronts of the gathered ldmatrix: per half of 8 places
+/// (the rows of one 8 x 8 matrix) as many as the most places of one
+/// residue mod 8 (the staged rows of B fall in 8 bank groups by it).
+struct window_wavefronts {
+  int64_t dealt = 0;      // in the order the build dealt the columns
+  int64_t ascending = 0;  // the same columns in ascending order, 8 a half
+  int64_t halves = 0;
+};
+
+int most_of_one_residue(const std::vector<int>& offsets) {
+  int count[8] = {};
+  int most = 0;
+  for (int o : offsets) most = std::max(most, ++count[o % 8]);
+  return most;
+}
+
+/// Decodes a windowed weight into {(row, column) -> value bits} (places
+/// holding a zero weight are padding or columns a row lacks) and checks its
+/// structure: the step table, the window order, steps no more than the
+/// columns need. Counts the ldmatrix wavefronts into `wf`.
+std::map<std::pair<int, int>, uint16_t> decode_window_weight(const host_window_weight& h, window_wavefronts& wf) {
+  std::map<std::pair<int, int>, uint16_t> got;
+  wf = {};
+  EXPECT_EQ(h.windows, (h.rows + window_rows - 1) / window_rows);
+  EXPECT_EQ(h.chunks, (h.cols + window_chunk - 1) / window_chunk);
+  EXPECT_EQ(h.step_ptr.size(), static_cast<std::size_t>(h.windows) * h.chunks + 1);
+  EXPECT_EQ(h.frags.size(), static_cast<std::size_t>(h.steps()) * 64);
+  EXPECT_EQ(h.offsets.size(), static_cast<std::size_t>(h.steps()) * 16);
+  std::vector<int32_t> sorted = h.order;
+  std::sort(sorted.begin(), sorted.end());
+  for (int32_t i = 0; i < h.windows; ++i) EXPECT_EQ(sorted[static_cast<std::size_t>(i)], i) << "order is not a permutation";
+  auto at = [](const std::vector<int32_t>& v, int64_t i) { return v[static_cast<std::size_t>(i)]; };
+  int64_t prev_total = std::numeric_limits<int64_t>::max();
+  for (int32_t slot = 0; slot < h.windows; ++slot) {
+    const int64_t base = static_cast<int64_t>(slot) * h.chunks;
+    const int64_t total = at(h.step_ptr, base + h.chunks) - at(h.step_ptr, base);
+    EXPECT_LE(total, prev_total) << "windows not sorted by steps, slot " << slot;
+    prev_total = total;
+    const int32_t win = h.order[static_cast<std::size_t>(slot)];
+    for (int32_t ch = 0; ch < h.chunks; ++ch) {
+      std::set<int> used;  // offsets some row of the window has a weight at
+      for (int32_t s = at(h.step_ptr, base + ch); s < at(h.step_ptr, base + ch + 1); ++s) {
+        const uint8_t* off = h.offsets.data() + static_cast<std::size_t>(s) * 16;
+        for (int half = 0; half < 2; ++half) {
+          wf.dealt += most_of_one_residue(std::vector<int>(off + half * 8, off + half * 8 + 8));
+          ++wf.halves;
+        }
+        for (int lane = 0; lane < 32; ++lane)
+          for (int word = 0; word < 2; ++word)
+            for (int hi = 0; hi < 2; ++hi) {
+              const uint32_t bits32 = h.frags[static_cast<std::size_t>(s) * 64 + lane * 2 + word];
+              const auto bits = static_cast<uint16_t>(hi ? bits32 >> 16 : bits32 & 0xffffu);
+              const int kk = word * 8 + (lane % 4) * 2 + hi;
+              const int col = ch * window_chunk + off[kk];
+              const int row = win * window_rows + lane / 4;
+              if (bits == 0) continue;
+              EXPECT_LT(row, h.rows);
+              EXPECT_LT(col, h.cols);
+              used.insert(off[kk]);
+              EXPECT_TRUE(got.emplace(std::pair{row, col}, bits).second) << "a place written twice";
+            }
+      }
+      const int32_t steps = at(h.step_ptr, base + ch + 1) - at(h.step_ptr, base + ch);
+      EXPECT_EQ(steps, (static_cast<int32_t>(used.size()) + 15) / 16) << "window " << win << " chunk " << ch;
+      const std::vector<int> asc(used.begin(), used.end());
+      for (std::size_t i = 0; i < static_cast<std::size_t>(steps) * 16; i += 8)
+        wf.ascending += i < asc.size() ? most_of_one_residue(std::vector<int>(
+                                             asc.begin() + static_cast<std::ptrdiff_t>(i),
+                                             asc.begin() + static_cast<std::ptrdiff_t>(std::min(asc.size(), i + 8))))
+                                       : 1;
+    }
+  }
+  return got;
+}
+
+}  // namespace
+
+TEST(WindowWeight, EveryNonzeroInItsStepAndPlace) {
+  for (auto [rows, cols, density] : {std::tuple{200, 600, 0.05}, std::tuple{64, 64, 1.0}, std::tuple{1, 5000, 0.01},
+                                     std::tuple{3001, 1, 0.3}, std::tuple{70, 90, 0.0}, std::tuple{37, 700, 0.4}}) {
+    const auto w = random_csr<__half>(rows, cols, density, row_distribution::lognormal, 0.8, rows + cols);
+    const host_window_weight h = build_window_weight(w);
+    window_wavefronts wf;
+    const auto got = decode_window_weight(h, wf);
+    int64_t nonzero_bits = 0;
+    for (int32_t r = 0; r < w.rows(); ++r)
+      for (int32_t j = w.row_offsets()[r]; j < w.row_offsets()[r + 1]; ++j) {
+        uint16_t bits;
+        std::memcpy(&bits, &w.values()[j], 2);
+        if (bits == 0) continue;  // a stored +0 reads as an absent weight
+        ++nonzero_bits;
+        const auto it = got.find({r, w.col_indices()[j]});
+        ASSERT_NE(it, got.end()) << rows << "x" << cols << ": row " << r << " col " << w.col_indices()[j] << " missing";
+        EXPECT_EQ(it->second, bits);
+      }
+    EXPECT_EQ(static_cast<int64_t>(got.size()), nonzero_bits) << rows << "x" << cols;
+    // the same steps on any number of threads
+    const host_window_weight one = build_window_weight(w, 1);
+    EXPECT_EQ(one.step_ptr, h.step_ptr);
+    EXPECT_EQ(one.order, h.order);
+    EXPECT_TRUE(one.frags == h.frags && one.offsets == h.offsets);
+  }
+}
+
+TEST(WindowWeight, HalvesOfAStepMeetFewBankConflicts) {
+  // Random columns. A half's 8 places take 8 residues where the window's
+  // columns in the chunk allow; few columns (sparse windows) leave some
+  // residues short, hence the looser bound there.
+  for (double density : {0.01, 0.05, 0.1, 0.3}) {
+    const auto w = random_csr<__half>(2000, 3000, density, row_distribution::uniform, 0, 21);
+    window_wavefronts wf;
+    decode_window_weight(build_window_weight(w), wf);
+    const double dealt = static_cast<double>(wf.dealt) / static_cast<double>(wf.halves),
+                 ascending = static_cast<double>(wf.ascending) / static_cast<double>(wf.halves);
+    std::printf("  density %.2f: %.2f wavefronts per 8 x 8 matrix (%.2f in ascending order)\n", density, dealt,
+                ascending);
+    EXPECT_LE(dealt, density < 0.04 ? 1.45 : density < 0.08 ? 1.35 : 1.25) << "density " << density;
+    EXPECT_LE(dealt, 0.8 * ascending) << "density " << density;
+  }
+  // all columns of one residue: every half meets 8 in one bank group
+  std::vector<int32_t> off{0}, idx;
+  std::vector<__half> val;
+  for (int32_t c = 0; c < 512; c += 8) idx.push_back(c), val.push_back(__float2half(1.f));
+  off.push_back(static_cast<int32_t>(idx.size()));
+  window_wavefronts wf;
+  decode_window_weight(build_window_weight(host_csr<__half>(1, 512, off, idx, val)), wf);
+  EXPECT_EQ(wf.dealt, 8 * wf.halves);
 }
 
 TEST(TiledWeight, SameWordsOnAnyNumberOfThreads) {

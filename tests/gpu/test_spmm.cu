@@ -290,27 +290,32 @@ host_csr<float> striped_density(int32_t rows, int32_t cols) {
 
 }  // namespace
 
-// The tensor-core kernels on every N of the list, all four layout pairs and
-// the three ld variants (odd ld: the element-by-element staging of B), on
-// the matrix set and a matrix of dense and sparse column bands. The sweep
-// above runs each of them on one problem per matrix; this runs each on all.
+// The tensor-core kernels (dense tiles and gathered windows) on every N of
+// the list, all four layout pairs and the three ld variants (odd ld: the
+// element-by-element staging of B), on the matrix set and a matrix of dense
+// and sparse column bands. The sweep above runs each of them on one problem
+// per matrix; this runs each on all.
 TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
   using T = TypeParam;
   if constexpr (sizeof(T) != 2) {
     GTEST_SKIP() << "the tensor-core kernels take fp16 or bf16 values";
   } else {
-    if (!space::spmm_tensor) GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0";
+    if (!space::spmm_tensor && !space::spmm_window)
+      GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0 and PAISPARSE_SPMM_WINDOW=0";
     uint64_t seed = 90000 + 1000 * type_number<T>();
-    int total = 0;
+    int total = 0, windowed = 0;
     auto matrices = matrix_set();
     matrices.push_back({"striped_density_300x1100", striped_density(300, 1100)});
     for (const auto& m : matrices) {
       const host_csr<T> w = convert_values<T>(m.w);
       std::vector<spmm_config> configs;
       for (const auto& c : every_spmm_config(sizeof(T), compute_row_stats(w)))
-        if (c.kernel.access == spmm_b_access::tensor) configs.push_back(c);
+        if (c.kernel.access == spmm_b_access::tensor || c.kernel.access == spmm_b_access::window)
+          configs.push_back(c);
       ASSERT_FALSE(configs.empty());
       schedule_cache<T> cache(w, sweep_max_n);
+      const int64_t staged_ld = detail::spmm_staged_ld<T>(sweep_max_n);
+      device_buffer<T> staged(static_cast<std::size_t>(std::max(1, w.cols())) * staged_ld);
       int variant = 0;
       for (const auto& lp : layout_pairs)
         for (int32_t n : spmm_ns) {
@@ -318,7 +323,7 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
           for (const auto& c : configs) {
             if (c.b_layout != lp.b || c.c_layout != lp.c) continue;
             poison(p.dc);
-            spmm_execute(c, find_spmm_kernel<T>(c.kernel), cache.get(c), static_cast<T*>(nullptr), 0, p.b(), p.c(),
+            spmm_execute(c, find_spmm_kernel<T>(c.kernel), cache.get(c), staged.data(), staged_ld, p.b(), p.c(),
                          p.n, epilog_params<T>{}, nullptr);
             PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
             int64_t holes = 0;
@@ -326,10 +331,13 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
             EXPECT_LE(err, relative_tolerance<T>()) << m.name << " " << c.name() << " " << p.describe();
             EXPECT_EQ(holes, 0) << m.name << " " << c.name() << " " << p.describe() << ": C's ld padding written";
             ++total;
+            windowed += c.kernel.access == spmm_b_access::window;
           }
         }
     }
-    std::printf("  tensor-core kernels %-5s: %d runs checked\n", value_type_name<T>(), total);
+    std::printf("  tensor-core kernels %-5s: %d runs checked (%d of them gathered)\n", value_type_name<T>(), total,
+                windowed);
+    if (space::spmm_window) EXPECT_GT(windowed, 0);
   }
 }
 
@@ -347,6 +355,8 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
   if (sizeof(T) == 2 && space::spmm_tensor)  // the tensor-core kernels' epilog, both B and C layouts
     configs.insert(configs.end(), {"spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc", "spmm.tc.m128.n64.k64.w4x2.s3.Br.Cr",
                                    "spmm.tc.m128.n64.k64.w4x1x2.s3.Bc.Cr"});
+  if (sizeof(T) == 2 && space::spmm_window)  // the gathered kernels' epilog, both B and C layouts
+    configs.insert(configs.end(), {"spmm.tw.w8.n32.Bt.Cc", "spmm.tw.w4.n16.Br.Cr"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);

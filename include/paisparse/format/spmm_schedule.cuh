@@ -13,7 +13,8 @@
 // column chunk.
 //
 // For the tensor-core kernels the weight is tiled instead
-// (format/tiled_weight.cuh): no items, no split rows, no workspace.
+// (format/tiled_weight.cuh): no items, no split rows, no workspace; for
+// the gathered tensor-core kernels it is windowed (format/window_weight.cuh).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,7 @@
 #include "device_schedule.cuh"
 #include "schedule.hpp"
 #include "tiled_weight.cuh"
+#include "window_weight.cuh"
 
 namespace paisparse {
 
@@ -87,7 +89,14 @@ class spmm_schedule {
     PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // ready for any stream
   }
 
+  /// Uploads a windowed weight (the gathered tensor-core kernels).
+  spmm_schedule(const host_window_weight& h, int32_t max_n) : max_n_(max_n), windowed_(h) {
+    PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
+  }
+
   const device_schedule<T>& weight() const { return weight_; }
+  /// The windowed weight, or null when the schedule is built otherwise.
+  const device_window_weight* windowed() const { return windowed_.empty() ? nullptr : &windowed_; }
   /// The tiled weight, or null when the schedule is built of items.
   const device_tiled_weight* tiled() const { return tiled_.empty() ? nullptr : &tiled_; }
   /// Split-K tables of a tiled weight (null when built without them): sums
@@ -116,13 +125,15 @@ class spmm_schedule {
   /// first items (n_groups() + 1 entries).
   int32_t n_groups() const { return n_groups_; }
   const int32_t* group_start() const { return group_start_.empty() ? nullptr : group_start_.data(); }
-  int32_t rows() const { return tiled() ? tiled_.rows() : weight_.rows(); }
-  int32_t cols() const { return tiled() ? tiled_.cols() : weight_.cols(); }
-  int32_t nnz() const { return tiled() ? tiled_.nnz() : weight_.nnz(); }
+  int32_t rows() const { return tiled() ? tiled_.rows() : windowed() ? windowed_.rows() : weight_.rows(); }
+  int32_t cols() const { return tiled() ? tiled_.cols() : windowed() ? windowed_.cols() : weight_.cols(); }
+  int32_t nnz() const { return tiled() ? tiled_.nnz() : windowed() ? windowed_.nnz() : weight_.nnz(); }
   int32_t split_rows() const { return weight_.split_rows(); }
   index_kind index() const { return weight_.index(); }
   /// Device bytes a launch reads for the weight (values, indices, item tables).
-  int64_t weight_bytes() const { return tiled() ? tiled_.weight_bytes() : weight_.weight_bytes(); }
+  int64_t weight_bytes() const {
+    return tiled() ? tiled_.weight_bytes() : windowed() ? windowed_.weight_bytes() : weight_.weight_bytes();
+  }
 
  private:
   device_schedule<T> weight_;
@@ -134,6 +145,7 @@ class spmm_schedule {
   device_buffer<int32_t> counters_;
   device_tiled_weight tiled_;
   int32_t tile_counter_stride_ = 0;
+  device_window_weight windowed_;
 };
 
 }  // namespace paisparse

@@ -50,6 +50,19 @@
 // Their shapes are PAISPARSE_SPMM_TENSOR_TILES, a list of {m, n, k, warps
 // over rows, warps over columns[, warps over k]}; PAISPARSE_SPMM_TENSOR=0
 // leaves them out.
+//
+// The gathered tensor-core kernels (kernels/spmm_window_kernel.cuh, fp16 and
+// bf16 only: each warp multiplies the columns its 8 rows use) are named
+//
+//     spmm.tw.w8.n64.Bt.Cc
+//             |   |   |  `-- C layout
+//             |   |   `----- B: Br row-major; Bt column-major, staged into a
+//             |   |          row-major copy first (as for the CUDA-core kernels)
+//             |   `--------- output columns (tokens) per block
+//             `------------- warps per block (one window of 8 rows each)
+//
+// with shapes PAISPARSE_SPMM_WINDOW_BLOCKS, a list of {warps, columns};
+// PAISPARSE_SPMM_WINDOW=0 leaves them out.
 #pragma once
 
 #include <algorithm>
@@ -126,7 +139,19 @@
       {64, 32, 64, 2, 1, 2}
 #endif
 
+#ifndef PAISPARSE_SPMM_WINDOW  // 1: also compile the gathered tensor-core kernels (fp16 and bf16)
+#define PAISPARSE_SPMM_WINDOW 1
+#endif
+#ifndef PAISPARSE_SPMM_WINDOW_BLOCKS  // {warps (one window each), output columns} per block
+#define PAISPARSE_SPMM_WINDOW_BLOCKS {4, 16}, {8, 16}, {4, 32}, {8, 32}, {8, 64}, {16, 64}, {8, 128}, {16, 128}
+#endif
+
 namespace paisparse {
+
+/// One block shape of the gathered tensor-core kernels.
+struct spmm_window_block {
+  int warps, n;
+};
 
 /// One block shape of the tensor-core kernels.
 /// warps_k > 1 splits each k step among that many groups of warps (each
@@ -157,19 +182,31 @@ inline constexpr std::array spmm_panel_group_items{PAISPARSE_SPMM_PANEL_GROUP_IT
 inline constexpr int64_t spmm_panel_max_smem = PAISPARSE_SPMM_PANEL_MAX_SMEM;
 inline constexpr bool spmm_tensor = PAISPARSE_SPMM_TENSOR;
 inline constexpr spmm_tensor_tile spmm_tensor_tiles[] = {PAISPARSE_SPMM_TENSOR_TILES};
+inline constexpr bool spmm_window = PAISPARSE_SPMM_WINDOW;
+inline constexpr spmm_window_block spmm_window_blocks[] = {PAISPARSE_SPMM_WINDOW_BLOCKS};
 }  // namespace space
 
 /// How the kernel reads B: along rows of a row-major B (vector loads),
 /// gathering from a column-major B in place, from a panel of B staged in
-/// shared memory (either layout), or in tiles for the tensor cores (either
-/// layout; the weight then comes tiled, format/tiled_weight.cuh).
-enum class spmm_b_access { rows, gather, panel, tensor };
+/// shared memory (either layout), in tiles for the tensor cores (either
+/// layout; the weight then comes tiled, format/tiled_weight.cuh), or in
+/// chunks whose rows the tensor cores gather (row-major B; the weight comes
+/// windowed, format/window_weight.hpp).
+enum class spmm_b_access { rows, gather, panel, tensor, window };
 
 inline const char* to_string(spmm_b_access a) {
   return a == spmm_b_access::rows     ? "rows"
          : a == spmm_b_access::gather ? "gather"
          : a == spmm_b_access::panel  ? "panel"
-                                      : "tensor";
+         : a == spmm_b_access::tensor ? "tensor"
+                                      : "window";
+}
+
+/// Whether a gathered tensor-core block is one the kernel can take: 1..32
+/// warps, whole 16-token pieces, at most 128 tokens (the staged chunk of B,
+/// two buffers, then fits 139 KiB of shared memory).
+constexpr bool spmm_window_shape_ok(const spmm_window_block& b) {
+  return b.warps >= 1 && b.warps <= 32 && b.n >= 16 && b.n <= 128 && b.n % 16 == 0 && (32 * b.warps) % (b.n / 8) == 0;
 }
 
 /// Whether a tensor-core block shape is one the kernel can take: 16 x 16
@@ -214,6 +251,19 @@ struct spmm_kernel_key {
   spmm_b_access access = spmm_b_access::rows;
   spmm_tensor_tile tile{0, 0, 0, 0, 0, 0};  // tensor-core kernels only (the rest of the fields unused)
 
+  /// The key of a gathered tensor-core kernel: block_threads and col_tile
+  /// carry its warps and tokens.
+  static spmm_kernel_key window(const spmm_window_block& b) {
+    spmm_kernel_key k;
+    k.block_threads = 32 * b.warps;
+    k.nz_lanes = k.col_lanes = k.unroll = 1;
+    k.col_tile = b.n;
+    k.vec_bytes = 16;
+    k.access = spmm_b_access::window;
+    return k;
+  }
+  spmm_window_block window_block() const { return {block_threads / 32, col_tile}; }
+
   /// The key of a tensor-core kernel.
   static spmm_kernel_key tensor(const spmm_tensor_tile& t) {
     spmm_kernel_key k;
@@ -256,13 +306,17 @@ struct spmm_config {
   std::string b_tag() const {
     const bool row = b_layout == dense_layout::row_major;
     if (kernel.access == spmm_b_access::tensor) return row ? "Br" : "Bc";
+    if (kernel.access == spmm_b_access::window) return row ? "Br" : "Bt";
     if (kernel.access == spmm_b_access::panel)
       return std::string(row ? "Pr" : "Pc") + std::to_string(panel_rows) + "x" + std::to_string(group_items);
     if (row) return kernel.access == spmm_b_access::rows ? "Br" : "B?";
     return kernel.access == spmm_b_access::rows ? "Bt" : "Bc";
   }
   /// Column-major B read through a row-major staged copy.
-  bool stages_b() const { return b_layout == dense_layout::col_major && kernel.access == spmm_b_access::rows; }
+  bool stages_b() const {
+    return b_layout == dense_layout::col_major &&
+           (kernel.access == spmm_b_access::rows || kernel.access == spmm_b_access::window);
+  }
   /// Shared memory a panel launch needs, in bytes (0 for the other kernels).
   int64_t panel_smem_bytes(int value_bytes) const {
     return kernel.access == spmm_b_access::panel
@@ -277,6 +331,11 @@ struct spmm_config {
       os << "spmm.tc.m" << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
       if (t.warps_k > 1) os << "x" << t.warps_k;
       os << ".s" << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
+      return os.str();
+    }
+    if (kernel.access == spmm_b_access::window) {
+      os << "spmm.tw.w" << kernel.block_threads / 32 << ".n" << kernel.col_tile << '.' << b_tag() << '.'
+         << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
       return os.str();
     }
     os << "spmm.b" << kernel.block_threads << ".g" << kernel.nz_lanes << ".l" << kernel.col_lanes << ".n"
@@ -296,6 +355,7 @@ struct spmm_config {
   static spmm_config parse(std::string_view s) {
     const std::vector<std::string> f = detail::config_fields(s);
     if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tc") return parse_tensor(s, f);
+    if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tw") return parse_window(s, f);
     PAISPARSE_EXPECTS(f.size() == 12 && f[0] == "spmm",
                       "spmm config '" << s << "': expected 12 dot-separated fields like "
                                       << "spmm.b128.g8.l2.n8.v16.u1.u16.c0.lf.Bt.Cc, got " << f.size()
@@ -342,6 +402,27 @@ struct spmm_config {
   }
 
  private:
+  static spmm_config parse_window(std::string_view s, const std::vector<std::string>& f) {
+    PAISPARSE_EXPECTS(f.size() == 6, "spmm config '" << s << "': a gathered tensor-core name has 6 dot-separated "
+                                                     << "fields like spmm.tw.w8.n64.Bt.Cc, got " << f.size());
+    auto num = [&](const std::string& field, char tag) {
+      return static_cast<int>(std::min<int64_t>(detail::config_number("spmm", s, field, tag), 1 << 20));
+    };
+    const spmm_window_block b{num(f[2], 'w'), num(f[3], 'n')};
+    PAISPARSE_EXPECTS(spmm_window_shape_ok(b), "spmm config '" << s << "': " << b.warps << " warps x " << b.n
+                                                               << " columns is not a gathered tensor-core block "
+                                                               << "(1..32 warps, 16..128 columns in 16s)");
+    PAISPARSE_EXPECTS(f[4] == "Br" || f[4] == "Bt",
+                      "spmm config '" << s << "': B field '" << f[4] << "' should be Br or Bt");
+    PAISPARSE_EXPECTS(f[5] == "Cr" || f[5] == "Cc",
+                      "spmm config '" << s << "': C field '" << f[5] << "' should be Cr or Cc");
+    spmm_config c;
+    c.kernel = spmm_kernel_key::window(b);
+    c.b_layout = f[4] == "Br" ? dense_layout::row_major : dense_layout::col_major;
+    c.c_layout = f[5] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
+    return c;
+  }
+
   static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f) {
     PAISPARSE_EXPECTS(f.size() == 9, "spmm config '" << s << "': a tensor-core name has 9 dot-separated fields like "
                                                      << "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc, got " << f.size());
@@ -415,6 +496,9 @@ inline std::vector<spmm_kernel_key> spmm_kernel_keys() {
   if (space::spmm_tensor)
     for (const spmm_tensor_tile& t : space::spmm_tensor_tiles)
       if (spmm_tensor_shape_ok(t)) keys.push_back(spmm_kernel_key::tensor(t));
+  if (space::spmm_window)
+    for (const spmm_window_block& b : space::spmm_window_blocks)
+      if (spmm_window_shape_ok(b)) keys.push_back(spmm_kernel_key::window(b));
   return keys;
 }
 
@@ -428,6 +512,14 @@ inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_byt
          << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a tensor-core shape";
     else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
       os << "a tensor-core key has 16-bit positions and one thread per warp lane";
+    return os.str();
+  }
+  if (k.access == spmm_b_access::window) {
+    if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
+    else if (!spmm_window_shape_ok(k.window_block()) || k.block_threads % 32 != 0)
+      os << k.block_threads << " threads x " << k.col_tile << " columns is not a gathered tensor-core block";
+    else if (k.index != index_kind::u16 || k.nz_lanes != 1 || k.col_lanes != 1 || k.unroll != 1 || k.vec_bytes != 16)
+      os << "a gathered tensor-core key has its other fields at their defaults (u16, g1, l1, u1, v16)";
     return os.str();
   }
   const int elems = k.vec_bytes / value_bytes;
@@ -470,6 +562,11 @@ inline bool spmm_shape_suits(const spmm_kernel_key& k, int32_t n) {
     int narrowest = k.tile.n;
     for (const spmm_tensor_tile& t : space::spmm_tensor_tiles) narrowest = std::min(narrowest, t.n);
     return k.tile.n == narrowest || k.tile.n / 2 < n;
+  }
+  if (k.access == spmm_b_access::window) {
+    int narrowest = k.col_tile;
+    for (const spmm_window_block& b : space::spmm_window_blocks) narrowest = std::min(narrowest, b.n);
+    return k.col_tile == narrowest || k.col_tile / 2 < n;
   }
   int smallest = k.col_tile;
   for (int t : space::spmm_col_tile) smallest = std::min(smallest, t);
@@ -565,6 +662,11 @@ inline std::vector<spmm_config> spmm_space(int value_bytes, const row_stats& s, 
         c.k_splits = splits;
         out.push_back(c);
       }
+      continue;
+    }
+    if (k.access == spmm_b_access::window) {  // no cap, no order, no split: one configuration
+      if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
+      out.push_back({k, 0, item_order::longest_first, b_layout, c_layout});
       continue;
     }
     if (k.access == spmm_b_access::panel) {  // panels x groups; rows never capped, longest first within a panel

@@ -22,6 +22,7 @@
 #include "../kernels/spmm_kernel.cuh"
 #include "../kernels/spmm_panel_kernel.cuh"
 #include "../kernels/spmm_tensor_kernel.cuh"
+#include "../kernels/spmm_window_kernel.cuh"
 #include "../prolog/spmm_prolog.cuh"
 #include "../reduction/column_tile_reduction.cuh"
 #include "../reduction/mma_reduction.cuh"
@@ -203,6 +204,50 @@ struct spmm_tensor_composition {
   }
 };
 
+/// The gathered tensor-core composition for one block shape: row-major B
+/// (a column-major B arrives through the plan's staged copy), fp16 or bf16.
+template <class T, int Warps, int TileN>
+struct spmm_window_composition {
+  static constexpr int threads = 32 * Warps;
+  using prolog = window_step_prolog<TileN + 8>;
+  using b_stage = b_tile_stage<T, threads, window_chunk, TileN, true>;
+  using reduction = window_mma_reduction<T, TileN>;
+  using epilog = linear_epilog<T, runtime_activation>;
+  static constexpr int smem_bytes = spmm_window_layout<b_stage>::smem_bytes;
+  static_assert(b_stage::ld == TileN + 8, "spmm_window_composition: the prolog's row stride is the staged B's");
+
+  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    const spmm_schedule<T>& w = *a.weight;
+    if (w.rows() == 0 || a.n <= 0) return;
+    const device_window_weight* ww = w.windowed();
+    PAISPARSE_EXPECTS(ww != nullptr, "spmm: a gathered tensor-core kernel needs a windowed weight");
+    PAISPARSE_EXPECTS(a.b_row_major, "spmm: the gathered tensor-core kernels read row-major B (stage it first)");
+    auto kernel = &spmm_window_kernel<prolog, b_stage, reduction, epilog, threads, TileN>;
+    static const bool opted_in = [kernel] {  // once per kernel: shared memory beyond the 48 KiB default
+      if (smem_bytes > 48 * 1024)
+        PAISPARSE_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes));
+      return true;
+    }();
+    (void)opted_in;
+    spmm_window_params<T> p;
+    p.w = ww->view();
+    p.b = a.b;
+    p.ldb = a.ldb;
+    p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+    p.c = a.c;
+    p.c_row_stride = a.c_row_stride;
+    p.c_col_stride = a.c_col_stride;
+    p.n = a.n;
+    p.n_blocks = static_cast<int32_t>((static_cast<int64_t>(a.n) + TileN - 1) / TileN);
+    p.ep = a.ep;
+    const int64_t grid = (static_cast<int64_t>(p.w.windows) + Warps - 1) / Warps * p.n_blocks;
+    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                      "spmm: " << grid << " blocks exceed the grid limit; use a block of more warps");
+    kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(smem_bytes), st>>>(p);
+    PAISPARSE_CUDA_CHECK_LAST();
+  }
+};
+
 namespace detail {
 
 /// Kernel shape number Flat of the cartesian product of the lists (block
@@ -269,13 +314,25 @@ void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
   }
 }
 
-template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat, std::size_t... TensorTile>
+/// The gathered tensor-core kernels: likewise.
+template <class T, class I, std::size_t Block>
+void add_spmm_window_entry(std::vector<spmm_kernel_entry<T>>& out) {
+  constexpr spmm_window_block b = space::spmm_window_blocks[Block];
+  if constexpr (space::spmm_window && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_window_shape_ok(b)) {
+    out.push_back({spmm_kernel_key::window(b), &spmm_window_composition<T, b.warps, b.n>::launch});
+  }
+}
+
+template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat, std::size_t... TensorTile,
+          std::size_t... WindowBlock>
 std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>, std::index_sequence<PanelFlat...>,
-                                                    std::index_sequence<TensorTile...>) {
+                                                    std::index_sequence<TensorTile...>,
+                                                    std::index_sequence<WindowBlock...>) {
   std::vector<spmm_kernel_entry<T>> out;
   (add_spmm_entry<T, I, Flat>(out), ...);
   (add_spmm_panel_entry<T, I, PanelFlat>(out), ...);
   (add_spmm_tensor_entry<T, I, TensorTile>(out), ...);
+  (add_spmm_window_entry<T, I, WindowBlock>(out), ...);
   return out;
 }
 
@@ -291,7 +348,8 @@ const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
       std::make_index_sequence<detail::spmm_flat_shape<space::spmm_panel_block_threads, space::spmm_panel_nz_lanes,
                                                        space::spmm_panel_col_lanes, space::spmm_panel_col_tile,
                                                        space::spmm_panel_unroll, 0>::size>{},
-      std::make_index_sequence<std::size(space::spmm_tensor_tiles)>{});
+      std::make_index_sequence<std::size(space::spmm_tensor_tiles)>{},
+      std::make_index_sequence<std::size(space::spmm_window_blocks)>{});
   return entries;
 }
 

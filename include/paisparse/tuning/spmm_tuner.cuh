@@ -12,7 +12,8 @@
 // plan for N up to n, with the whole table.
 //
 // Order: candidates sharing a schedule run together (each schedule is built
-// once), the family likelier to win first, so that a time budget cuts the
+// once), the gathered tensor-core kernels first (a handful of candidates,
+// one schedule), then the family likelier to win, so that a time budget cuts the
 // other: the tensor-core kernels for N >= 32 at densities of 8% and more
 // (90%-sparse layers included, whose density may land just under 10%;
 // their time barely depends on the density; on the H100 they won there
@@ -120,8 +121,9 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   auto family = [tensor_first](const spmm_config& c) {
-    if (c.kernel.access == spmm_b_access::panel) return 2;
-    return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 0 : 1;
+    if (c.kernel.access == spmm_b_access::window) return 0;
+    if (c.kernel.access == spmm_b_access::panel) return 3;
+    return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 1 : 2;
   };
   std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
     return std::make_pair(family(a), sched_key(a)) < std::make_pair(family(b), sched_key(b));
