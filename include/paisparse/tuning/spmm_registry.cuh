@@ -137,6 +137,35 @@ struct spmm_composition {
   }
 };
 
+namespace detail {
+/// Lets `kernel` use `bytes` of dynamic shared memory beyond the 48 KiB
+/// default; once per kernel (Tag: the composition).
+template <class Tag, class Kernel>
+void allow_dynamic_smem(Kernel kernel, int bytes) {
+  static const bool done = [&] {
+    if (bytes > 48 * 1024)
+      PAISPARSE_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes));
+    return true;
+  }();
+  (void)done;
+}
+
+/// Fills what the tensor-core kernels' parameters share: B (16-byte
+/// alignment for cp.async), C, N in blocks of TileN columns, the epilog.
+template <int TileN, class P, class T>
+void fill_tensor_operands(P& p, const spmm_launch_args<T>& a) {
+  p.b = a.b;
+  p.ldb = a.ldb;
+  p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+  p.c = a.c;
+  p.c_row_stride = a.c_row_stride;
+  p.c_col_stride = a.c_col_stride;
+  p.n = a.n;
+  p.n_blocks = static_cast<int32_t>((static_cast<int64_t>(a.n) + TileN - 1) / TileN);
+  p.ep = a.ep;
+}
+}  // namespace detail
+
 /// The tensor-core composition for one block shape: both B layouts
 /// (chosen at run time), fp16 or bf16 values.
 template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, int WarpsK>
@@ -168,23 +197,10 @@ struct spmm_tensor_composition {
                                                          << " tiles needs a weight tiled the same way");
     auto kernel = &spmm_tensor_kernel<typename P::prolog, typename P::b_stage, typename P::reduction,
                                       typename P::epilog, threads, TileM, TileN, TileK>;
-    static const bool opted_in = [kernel] {  // once per kernel: shared memory beyond the 48 KiB default
-      if (P::smem_bytes > 48 * 1024)
-        PAISPARSE_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, P::smem_bytes));
-      return true;
-    }();
-    (void)opted_in;
+    detail::allow_dynamic_smem<P>(kernel, P::smem_bytes);
     spmm_tensor_params<T> p;
     p.w = tw->view();
-    p.b = a.b;
-    p.ldb = a.ldb;
-    p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
-    p.c = a.c;
-    p.c_row_stride = a.c_row_stride;
-    p.c_col_stride = a.c_col_stride;
-    p.n = a.n;
-    p.n_blocks = static_cast<int32_t>((static_cast<int64_t>(a.n) + TileN - 1) / TileN);
-    p.ep = a.ep;
+    detail::fill_tensor_operands<TileN>(p, a);
     p.k_splits = a.k_splits;
     if (a.k_splits > 1) {
       PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.n <= w.max_n(),
@@ -223,23 +239,10 @@ struct spmm_window_composition {
     PAISPARSE_EXPECTS(ww != nullptr, "spmm: a gathered tensor-core kernel needs a windowed weight");
     PAISPARSE_EXPECTS(a.b_row_major, "spmm: the gathered tensor-core kernels read row-major B (stage it first)");
     auto kernel = &spmm_window_kernel<prolog, b_stage, reduction, epilog, threads, TileN>;
-    static const bool opted_in = [kernel] {  // once per kernel: shared memory beyond the 48 KiB default
-      if (smem_bytes > 48 * 1024)
-        PAISPARSE_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes));
-      return true;
-    }();
-    (void)opted_in;
+    detail::allow_dynamic_smem<spmm_window_composition>(kernel, smem_bytes);
     spmm_window_params<T> p;
     p.w = ww->view();
-    p.b = a.b;
-    p.ldb = a.ldb;
-    p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
-    p.c = a.c;
-    p.c_row_stride = a.c_row_stride;
-    p.c_col_stride = a.c_col_stride;
-    p.n = a.n;
-    p.n_blocks = static_cast<int32_t>((static_cast<int64_t>(a.n) + TileN - 1) / TileN);
-    p.ep = a.ep;
+    detail::fill_tensor_operands<TileN>(p, a);
     const int64_t grid = (static_cast<int64_t>(p.w.windows) + Warps - 1) / Warps * p.n_blocks;
     PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                       "spmm: " << grid << " blocks exceed the grid limit; use a block of more warps");

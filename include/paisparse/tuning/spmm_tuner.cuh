@@ -12,9 +12,11 @@
 // plan for N up to n, with the whole table.
 //
 // Order: candidates sharing a schedule run together (each schedule is built
-// once), the gathered tensor-core kernels first (a handful of candidates,
-// one schedule), then the family likelier to win, so that a time budget cuts the
-// other: the tensor-core kernels for N >= 32 at densities of 8% and more
+// once), the family likelier to win first, so that a time budget cuts the
+// others: the gathered tensor-core kernels (a handful of candidates, one
+// windowed weight) first for N >= 64 at densities of 6% and less, where
+// they won on the H100 (docs/PERFORMANCE.md), else after the other two;
+// then the tensor-core kernels for N >= 32 at densities of 8% and more
 // (90%-sparse layers included, whose density may land just under 10%;
 // their time barely depends on the density; on the H100 they won there
 // and lost elsewhere, docs/PERFORMANCE.md), else the CUDA-core kernels;
@@ -120,9 +122,10 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   };
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
-  auto family = [tensor_first](const spmm_config& c) {
-    if (c.kernel.access == spmm_b_access::window) return 0;
-    if (c.kernel.access == spmm_b_access::panel) return 3;
+  const bool window_first = n >= 64 && w.density() <= 0.06;  // see the header comment
+  auto family = [tensor_first, window_first](const spmm_config& c) {
+    if (c.kernel.access == spmm_b_access::window) return window_first ? 0 : 3;
+    if (c.kernel.access == spmm_b_access::panel) return 4;
     return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 1 : 2;
   };
   std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
