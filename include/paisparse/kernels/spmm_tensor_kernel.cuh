@@ -53,23 +53,29 @@
 
 namespace paisparse {
 
-/// Everything one tensor-core SpMM launch reads, passed by value.
+/// What the tensor-core kernels (dense tiles and gathered windows) read
+/// besides the weight: B, C, N and the epilog.
 template <class T>
-struct spmm_tensor_params {
-  tiled_weight_view w;
-  const T* b = nullptr;
+struct tensor_operands {
+  const T* b = nullptr;  // B(k, n) at b[k * ldb + n] (row-major) or b[k + n * ldb]
   int64_t ldb = 0;
   int32_t b_vector = 0;  // 1: B and ldb are 16-byte aligned (cp.async)
   T* c = nullptr;        // C(m, n) at c[m * c_row_stride + n * c_col_stride]
   int64_t c_row_stride = 0, c_col_stride = 0;
   int32_t n = 0;
   int32_t n_blocks = 1;  // ceil(n / TileN)
+  epilog_params<T> ep;
+};
+
+/// Everything one tensor-core SpMM launch reads, passed by value.
+template <class T>
+struct spmm_tensor_params : tensor_operands<T> {
+  tiled_weight_view w;
   int32_t k_splits = 1;  // blocks sharing one tile of C's k steps
   float* workspace = nullptr;  // k_splits > 1: rows x ws_stride sums, zero between launches
   int32_t* counters = nullptr;  // k_splits > 1: one per tile of C (row block x counter_stride), zero between launches
   int64_t ws_stride = 0;
   int32_t counter_stride = 0;
-  epilog_params<T> ep;
 };
 
 /// Where a block's operands lie in its dynamic shared memory (16-bit
@@ -115,9 +121,7 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   // (empty past the last one, so that every step waits alike)
   auto stage_b = [&](int32_t s) {
     if (s < k_tiles) {
-      const int32_t k0 = (s_begin + s) * TileK;
-      if (vec && k0 + TileK <= p.w.cols) BStage::stage_inside(b_buf(s), p.b, p.ldb, b_offset, k0, n0, p.n, tid);
-      else BStage::stage(b_buf(s), p.b, p.ldb, k0, n0, p.w.cols, p.n, vec, tid);
+      BStage::stage_at(b_buf(s), p.b, p.ldb, b_offset, (s_begin + s) * TileK, n0, p.w.cols, p.n, vec, tid);
     }
     detail::cp_async_commit();
   };

@@ -42,21 +42,14 @@
 #include "../prolog/tile_prolog.cuh"
 #include "../prolog/window_prolog.cuh"
 #include "../reduction/window_mma_reduction.cuh"
+#include "spmm_tensor_kernel.cuh"  // tensor_operands
 
 namespace paisparse {
 
-/// Everything one windowed SpMM launch reads, passed by value.
+/// Everything one windowed SpMM launch reads, passed by value (B row-major).
 template <class T>
-struct spmm_window_params {
+struct spmm_window_params : tensor_operands<T> {
   window_weight_view w;
-  const T* b = nullptr;  // row-major: B(k, n) at b[k * ldb + n]
-  int64_t ldb = 0;
-  int32_t b_vector = 0;  // 1: B and ldb are 16-byte aligned (cp.async)
-  T* c = nullptr;        // C(m, n) at c[m * c_row_stride + n * c_col_stride]
-  int64_t c_row_stride = 0, c_col_stride = 0;
-  int32_t n = 0;
-  int32_t n_blocks = 1;  // ceil(n / TileN)
-  epilog_params<T> ep;
 };
 
 /// Steps of its window a warp holds in registers ahead of the one it multiplies.
@@ -96,13 +89,7 @@ __global__ void __launch_bounds__(Threads) spmm_window_kernel(spmm_window_params
 
   auto b_buf = [&](int32_t c) { return b_base + (c % layout::stages) * BStage::smem_elems; };
   auto stage_b = [&](int32_t c) {  // one commit group per chunk (empty past the last)
-    if (c < chunks) {
-      const int32_t k0 = c * window_chunk;
-      if (vec && k0 + window_chunk <= p.w.cols)
-        BStage::stage_inside(b_buf(c), p.b, p.ldb, b_offset, k0, n0, p.n, tid);
-      else
-        BStage::stage(b_buf(c), p.b, p.ldb, k0, n0, p.w.cols, p.n, vec, tid);
-    }
+    if (c < chunks) BStage::stage_at(b_buf(c), p.b, p.ldb, b_offset, c * window_chunk, n0, p.w.cols, p.n, vec, tid);
     detail::cp_async_commit();
   };
 

@@ -122,6 +122,14 @@ struct b_tile_stage {
     }
   }
 
+  /// Stages the step at rows k0..: stage_inside() when the step lies wholly
+  /// inside K and vec (B and ldb 16-byte aligned), else stage().
+  __device__ __forceinline__ static void stage_at(T* smem, const T* __restrict__ b, int64_t ldb, int64_t offset,
+                                                  int32_t k0, int32_t n0, int32_t k, int32_t n, bool vec, int tid) {
+    if (vec && k0 + TileK <= k) stage_inside(smem, b, ldb, offset, k0, n0, n, tid);
+    else stage(smem, b, ldb, k0, n0, k, n, vec, tid);
+  }
+
   /// Stages the block at rows k0.. of B (K rows) and columns n0.. (N columns)
   /// into `smem`. vec: B and ldb are 16-byte aligned (cp.async; the caller
   /// commits and waits), else plain loads and stores.

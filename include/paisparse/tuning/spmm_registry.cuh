@@ -152,8 +152,8 @@ void allow_dynamic_smem(Kernel kernel, int bytes) {
 
 /// Fills what the tensor-core kernels' parameters share: B (16-byte
 /// alignment for cp.async), C, N in blocks of TileN columns, the epilog.
-template <int TileN, class P, class T>
-void fill_tensor_operands(P& p, const spmm_launch_args<T>& a) {
+template <int TileN, class T>
+void fill_tensor_operands(tensor_operands<T>& p, const spmm_launch_args<T>& a) {
   p.b = a.b;
   p.ldb = a.ldb;
   p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
