@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <paisparse/format/dense.hpp>
+#include <paisparse/format/fragment_weight.hpp>
 #include <paisparse/format/random.hpp>
 #include <paisparse/format/tiled_weight.hpp>
 #include <paisparse/format/window_weight.hpp>
@@ -109,13 +110,15 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
     for (const auto& t : space::spmm_tensor_tiles) expect += spmm_tensor_shape_ok(t) ? 1 : 0;
   if (space::spmm_window)  // gathered tensor-core kernels: likewise
     for (const auto& b : space::spmm_window_blocks) expect += spmm_window_shape_ok(b) ? 1 : 0;
+  if (space::spmm_fragment)  // register-built tensor-core kernels: likewise
+    for (const auto& t : space::spmm_fragment_tiles) expect += spmm_fragment_shape_ok(t) ? 1 : 0;
   EXPECT_EQ(keys.size(), expect);
   std::set<std::string> names;
   for (const auto& k : keys) {
     spmm_config c{k};
     c.b_layout = dense_layout::col_major;
     names.insert(c.name());
-    if (k.access == spmm_b_access::tensor || k.access == spmm_b_access::window) continue;
+    if (k.tensor_tiled() || k.access == spmm_b_access::window) continue;
     EXPECT_LE(k.team_threads(), 32);
     EXPECT_GE(k.team_threads(), 4);
     EXPECT_LE(k.col_pass(), 256);
@@ -126,7 +129,7 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
 
 TEST(SpmmSpace, EveryValueTypeCanRunEveryKey) {
   for (const auto& k : spmm_kernel_keys()) {
-    if (k.access == spmm_b_access::tensor || k.access == spmm_b_access::window) {  // 16-bit values only
+    if (k.tensor_tiled() || k.access == spmm_b_access::window) {  // 16-bit values only
       EXPECT_EQ(spmm_cannot_implement(k, 2), "") << spmm_config{k}.name();
       EXPECT_NE(spmm_cannot_implement(k, 4).find("fp16 or bf16"), std::string::npos);
       continue;
@@ -150,7 +153,7 @@ TEST(SpmmSpace, ShapesSuitN) {
   for (const auto& k : spmm_kernel_keys()) {
     EXPECT_TRUE(spmm_shape_suits(k, 0));
     EXPECT_TRUE(spmm_shape_suits(k, 256)) << spmm_config{k}.name();
-    if (k.access == spmm_b_access::tensor) {  // no block more than half empty, but for the narrowest
+    if (k.tensor_tiled()) {  // no block more than half empty, but for the narrowest
       if (spmm_shape_suits(k, 8)) EXPECT_EQ(k.tile.n, 16);
       if (k.tile.n > 16) EXPECT_EQ(spmm_shape_suits(k, k.tile.n / 2), false);
       continue;
@@ -204,7 +207,7 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
         if (!spmm_shape_suits(k, n) || !spmm_cannot_implement(k, 2).empty()) continue;
         if (k.access == spmm_b_access::panel)
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
-        else if (k.access == spmm_b_access::tensor)
+        else if (k.tensor_tiled())
           expect += spmm_tensor_splits(k, s, 132 * 2048, n).size();
         else if (k.access == spmm_b_access::window)
           expect += 1;
@@ -386,6 +389,112 @@ TEST(SpmmConfig, GatheredTensorCoreNames) {
     EXPECT_GT(count(2, 64), 0);
     EXPECT_EQ(count(2, 0), static_cast<int>(std::size(space::spmm_window_blocks)));
     EXPECT_LT(count(2, 8), count(2, 0));  // no block more than half empty, but for the narrowest
+  }
+}
+
+TEST(SpmmConfig, RegisterBuiltTensorCoreNames) {
+  const spmm_tensor_tile t{128, 32, 64, 8, 1};
+  spmm_config c{spmm_kernel_key::tensor(t, true)};
+  c.b_layout = dense_layout::col_major;
+  c.c_layout = dense_layout::row_major;
+  EXPECT_EQ(c.name(), "spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cr");
+  EXPECT_EQ(spmm_config::parse(c.name()), c);
+  EXPECT_EQ(c.kernel.block_threads, 256);
+  EXPECT_FALSE(c.stages_b());
+  EXPECT_TRUE(c.kernel.tensor_tiled());
+  for (const char* n : {"spmm.tf.m64.n128.k64.w4x1x2.s3.Br.Cc", "spmm.tf.m128.n64.k64.w4x1.s1.Bc.Cc"})
+    EXPECT_EQ(spmm_config::parse(n).name(), n);
+  // the same block in the two families: different kernels
+  EXPECT_NE(spmm_config::parse("spmm.tf.m64.n32.k64.w4x1.s1.Bc.Cc").kernel,
+            spmm_config::parse("spmm.tc.m64.n32.k64.w4x1.s1.Bc.Cc").kernel);
+  EXPECT_NE(parse_error("spmm.tf.m64.n32.k64.w4x1.Bc.Cc").find("spmm.tf.m128"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.tf.m64.n32.k64.w2x2.s1.Bc.Cc").find("not a register-built tensor-core shape"),
+            std::string::npos);  // two warps over columns
+  EXPECT_NE(parse_error("spmm.tf.m128.n32.k64.w2x1.s1.Bc.Cc").find("not a register-built"),
+            std::string::npos);  // 4 row tiles per warp
+  EXPECT_NE(parse_error("spmm.tf.m64.n128.k64.w2x1.s1.Bc.Cc").find("not a register-built"),
+            std::string::npos);  // 2 row tiles x 128 columns: 256 sums per lane
+  EXPECT_NE(parse_error("spmm.tf.m64.n32.k48.w4x1.s1.Bc.Cc").find("not a register-built"),
+            std::string::npos);  // 3 slices per k step
+  EXPECT_NE(parse_error("spmm.tf.m64.n32.k64.w4x1.s1.Bt.Cc").find("Br or Bc"), std::string::npos);
+  // offered for 16-bit values only, with k splits as the dense tiles
+  auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
+  const row_stats s = compute_row_stats(w);
+  auto count = [&](int vb, int32_t n) {
+    int tf = 0;
+    for (const auto& x : spmm_space(vb, s, 132 * 2048, n, dense_layout::col_major, dense_layout::col_major)) {
+      tf += x.kernel.access == spmm_b_access::fragment;
+      if (x.kernel.access == spmm_b_access::fragment) EXPECT_TRUE(spmm_fragment_shape_ok(x.kernel.tile)) << x.name();
+    }
+    return tf;
+  };
+  EXPECT_EQ(count(4, 64), 0);
+  if (space::spmm_fragment) {
+    EXPECT_GE(count(2, 0), static_cast<int>(std::size(space::spmm_fragment_tiles)));
+    EXPECT_LT(count(2, 8), count(2, 0));  // no block more than half empty, but for the narrowest
+  }
+}
+
+TEST(FragmentWeight, EveryNonzeroInItsRegisterAndHalf) {
+  for (auto [rows, cols, density] : {std::tuple{200, 600, 0.05}, std::tuple{64, 64, 1.0}, std::tuple{1, 5000, 0.01},
+                                     std::tuple{3001, 1, 0.3}, std::tuple{70, 90, 0.0}, std::tuple{37, 700, 0.4},
+                                     std::tuple{2100, 2300, 0.3}}) {
+    const auto w = random_csr<__half>(rows, cols, density, row_distribution::lognormal, 0.8, rows + cols);
+    const host_fragment_weight h = build_fragment_weight(w);
+    ASSERT_EQ(h.row_tiles, (rows + 15) / 16);
+    ASSERT_EQ(h.k_tiles, (cols + 15) / 16);
+    ASSERT_EQ(h.masks.size(), static_cast<std::size_t>(h.tiles()) * 4);
+    ASSERT_EQ(h.word_ptr.size(), static_cast<std::size_t>(h.tiles()) + 1);
+    ASSERT_EQ(h.words.size(), static_cast<std::size_t>(h.word_ptr.back()));
+    // decode: every stored register's two halves at their (row, column), as the kernel's lanes find them
+    std::map<std::pair<int, int>, uint16_t> got;
+    for (int64_t t = 0; t < h.tiles(); ++t) {
+      int32_t at = h.word_ptr[static_cast<std::size_t>(t)];
+      const int64_t rt = t / h.k_tiles, kt = t % h.k_tiles;
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t m = h.masks[static_cast<std::size_t>(t) * 4 + static_cast<std::size_t>(j)];
+        for (int l = 0; l < 32; ++l) {
+          if (!(m >> l & 1u)) continue;
+          const uint32_t below = m & ((1u << l) - 1u);
+          const uint32_t word = h.words[static_cast<std::size_t>(at + __builtin_popcount(below))];
+          for (int half = 0; half < 2; ++half) {
+            const int r = static_cast<int>(rt) * 16 + 8 * (j % 2) + l / 4;
+            const int c = static_cast<int>(kt) * 16 + 8 * (j / 2) + 2 * (l % 4) + half;
+            const uint16_t bits = static_cast<uint16_t>(word >> (16 * half));
+            if (r >= rows || c >= cols) EXPECT_EQ(bits, 0) << "a weight past the matrix, tile " << t;
+            else got[{r, c}] = bits;
+          }
+        }
+        at += __builtin_popcount(m);
+      }
+      EXPECT_EQ(at, h.word_ptr[static_cast<std::size_t>(t) + 1]) << "tile " << t;
+    }
+    int64_t stored_pairs = 0;  // registers holding at least one weight
+    std::set<std::tuple<int, int, int>> pairs;
+    for (int32_t r = 0; r < w.rows(); ++r)
+      for (int32_t i = w.row_offsets()[r]; i < w.row_offsets()[r + 1]; ++i) {
+        const int c = w.col_indices()[i];
+        uint16_t bits;
+        std::memcpy(&bits, &w.values()[i], 2);
+        const auto it = got.find({r, c});
+        ASSERT_NE(it, got.end()) << rows << "x" << cols << ": row " << r << " col " << c << " missing";
+        EXPECT_EQ(it->second, bits);
+        pairs.insert({r, c / 2, 0});
+      }
+    stored_pairs = static_cast<int64_t>(pairs.size());
+    EXPECT_EQ(static_cast<int64_t>(h.words.size()), stored_pairs) << "only registers holding a weight are stored";
+    int64_t nonzero_halves = 0;
+    for (const auto& [place, bits] : got) nonzero_halves += bits != 0;
+    int64_t nonzero_weights = 0;
+    for (const auto& v : w.values()) {
+      uint16_t bits;
+      std::memcpy(&bits, &v, 2);
+      nonzero_weights += bits != 0;
+    }
+    EXPECT_EQ(nonzero_halves, nonzero_weights) << "no weight where W has none";
+    // the same on any number of threads
+    const host_fragment_weight one = build_fragment_weight(w, 1);
+    EXPECT_TRUE(one.masks == h.masks && one.word_ptr == h.word_ptr && one.words == h.words);
   }
 }
 

@@ -290,7 +290,8 @@ host_csr<float> striped_density(int32_t rows, int32_t cols) {
 
 }  // namespace
 
-// The tensor-core kernels (dense tiles and gathered windows) on every N of
+// The tensor-core kernels (dense tiles, gathered windows, register-built
+// fragments) on every N of
 // the list, all four layout pairs and the three ld variants (odd ld: the
 // element-by-element staging of B), on the matrix set and a matrix of dense
 // and sparse column bands. The sweep above runs each of them on one problem
@@ -300,18 +301,17 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
   if constexpr (sizeof(T) != 2) {
     GTEST_SKIP() << "the tensor-core kernels take fp16 or bf16 values";
   } else {
-    if (!space::spmm_tensor && !space::spmm_window)
-      GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0 and PAISPARSE_SPMM_WINDOW=0";
+    if (!space::spmm_tensor && !space::spmm_window && !space::spmm_fragment)
+      GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0, PAISPARSE_SPMM_WINDOW=0 and PAISPARSE_SPMM_FRAGMENT=0";
     uint64_t seed = 90000 + 1000 * type_number<T>();
-    int total = 0, windowed = 0;
+    int total = 0, windowed = 0, fragments = 0;
     auto matrices = matrix_set();
     matrices.push_back({"striped_density_300x1100", striped_density(300, 1100)});
     for (const auto& m : matrices) {
       const host_csr<T> w = convert_values<T>(m.w);
       std::vector<spmm_config> configs;
       for (const auto& c : every_spmm_config(sizeof(T), compute_row_stats(w)))
-        if (c.kernel.access == spmm_b_access::tensor || c.kernel.access == spmm_b_access::window)
-          configs.push_back(c);
+        if (c.kernel.tensor_tiled() || c.kernel.access == spmm_b_access::window) configs.push_back(c);
       ASSERT_FALSE(configs.empty());
       schedule_cache<T> cache(w, sweep_max_n);
       const int64_t staged_ld = detail::spmm_staged_ld<T>(sweep_max_n);
@@ -332,12 +332,14 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
             EXPECT_EQ(holes, 0) << m.name << " " << c.name() << " " << p.describe() << ": C's ld padding written";
             ++total;
             windowed += c.kernel.access == spmm_b_access::window;
+            fragments += c.kernel.access == spmm_b_access::fragment;
           }
         }
     }
-    std::printf("  tensor-core kernels %-5s: %d runs checked (%d of them gathered)\n", value_type_name<T>(), total,
-                windowed);
+    std::printf("  tensor-core kernels %-5s: %d runs checked (%d of them gathered, %d register-built)\n",
+                value_type_name<T>(), total, windowed, fragments);
     if (space::spmm_window) EXPECT_GT(windowed, 0);
+    if (space::spmm_fragment) EXPECT_GT(fragments, 0);
   }
 }
 
@@ -357,6 +359,9 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
                                    "spmm.tc.m128.n64.k64.w4x1x2.s3.Bc.Cr"});
   if (sizeof(T) == 2 && space::spmm_window)  // the gathered kernels' epilog, both B and C layouts
     configs.insert(configs.end(), {"spmm.tw.w8.n32.Bt.Cc", "spmm.tw.w4.n16.Br.Cr"});
+  if (sizeof(T) == 2 && space::spmm_fragment)  // the register-built kernels' epilog, both layouts, k splits
+    configs.insert(configs.end(), {"spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc", "spmm.tf.m64.n64.k64.w4x1.s3.Br.Cr",
+                                   "spmm.tf.m64.n16.k64.w2x1x2.s1.Bc.Cr"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);
@@ -590,20 +595,25 @@ TEST(SpmmTunerOptions, TimeBudgetStopsEarlyAndSaysSo) {
 TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
   // the tuner builds each tile shape's schedule once, with split-K tables;
   // a winner that does not split K drops them, one that splits keeps them
-  if (!space::spmm_tensor) GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0";
+  // (dense tiles and register-built fragments alike)
+  if (!space::spmm_tensor && !space::spmm_fragment)
+    GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0 and PAISPARSE_SPMM_FRAGMENT=0";
   using T = __half;
   const host_csr<T> w = convert_values<T>(random_csr<float>(256, 3000, 0.2, row_distribution::lognormal, 0.8, 14));
   const int32_t n = 32;
   const auto hb = detail::random_vector<T>(static_cast<std::size_t>(w.cols()) * n, 777);
   const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, dense_layout::col_major, w.cols()}, n);
+  for (const auto& [family, block] : {std::pair{spmm_b_access::tensor, ".tc.m64.n32.k64.w2x2.s"},
+                                      std::pair{spmm_b_access::fragment, ".tf.m64.n32.k64.w4x1.s"}})
   for (bool split : {false, true}) {
+    if (family == spmm_b_access::tensor ? !space::spmm_tensor : !space::spmm_fragment) continue;
     tune_options opt;
     opt.reps = 2;
     opt.warmup = 0;
-    opt.filter = ".tc.m64.n32.k64.w2x2.s";  // one block shape, every split the space offers
+    opt.filter = block;  // one block shape, every split the space offers
     if (!split) opt.filter += "1.";
     auto res = tune_spmm(w, n, {}, opt);
-    ASSERT_EQ(res.plan.config().kernel.access, spmm_b_access::tensor);
+    ASSERT_EQ(res.plan.config().kernel.access, family);
     if (split) {  // keep only the candidates that split, so one of them wins
       std::vector<std::string> names;
       for (const auto& c : res.candidates)

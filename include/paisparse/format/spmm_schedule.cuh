@@ -14,7 +14,9 @@
 //
 // For the tensor-core kernels the weight is tiled instead
 // (format/tiled_weight.cuh): no items, no split rows, no workspace; for
-// the gathered tensor-core kernels it is windowed (format/window_weight.cuh).
+// the gathered tensor-core kernels it is windowed (format/window_weight.cuh),
+// for the register-built ones cut into fragments (format/fragment_weight.cuh,
+// with the same split-K tables as the tiled weight).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,7 @@
 #include "../kernels/spmm_kernel.cuh"
 #include "device_buffer.hpp"
 #include "device_schedule.cuh"
+#include "fragment_weight.cuh"
 #include "schedule.hpp"
 #include "tiled_weight.cuh"
 #include "window_weight.cuh"
@@ -79,14 +82,15 @@ class spmm_schedule {
   /// workspace (rows x max_n sums) and tile counters that k splits need.
   spmm_schedule(const host_tiled_weight& t, int32_t max_n, bool split_k) : max_n_(max_n), tiled_(t) {
     PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
-    if (!split_k || t.rows == 0) return;
-    const int64_t elems = static_cast<int64_t>(t.rows) * max_n;
-    tile_counter_stride_ = (max_n + 15) / 16;  // column blocks of the narrowest tensor-core tile
-    workspace_ = device_buffer<float>(static_cast<std::size_t>(elems));
-    counters_ = device_buffer<int32_t>(static_cast<std::size_t>(t.row_blocks) * tile_counter_stride_);
-    PAISPARSE_CUDA_TRY(cudaMemset(workspace_.data(), 0, workspace_.size() * sizeof(float)));
-    PAISPARSE_CUDA_TRY(cudaMemset(counters_.data(), 0, counters_.size() * sizeof(int32_t)));
-    PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // ready for any stream
+    if (split_k) make_split_tables(t.rows, t.row_blocks);
+  }
+
+  /// Uploads a fragment weight (the register-built tensor-core kernels);
+  /// split_k: also the split-K tables, with a counter per row tile (any
+  /// block height of the family is a multiple of 16 rows).
+  spmm_schedule(const host_fragment_weight& f, int32_t max_n, bool split_k) : max_n_(max_n), fragments_(f) {
+    PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
+    if (split_k) make_split_tables(f.rows, f.row_tiles);
   }
 
   /// Uploads a windowed weight (the gathered tensor-core kernels).
@@ -99,15 +103,19 @@ class spmm_schedule {
   const device_window_weight* windowed() const { return windowed_.empty() ? nullptr : &windowed_; }
   /// The tiled weight, or null when the schedule is built of items.
   const device_tiled_weight* tiled() const { return tiled_.empty() ? nullptr : &tiled_; }
-  /// Split-K tables of a tiled weight (null when built without them): sums
-  /// at workspace[row * max_n() + col], a counter per (row block, 16 columns).
-  float* tile_workspace() const { return tiled() && !workspace_.empty() ? const_cast<float*>(workspace_.data()) : nullptr; }
-  int32_t* tile_counters() const { return tiled() && !counters_.empty() ? const_cast<int32_t*>(counters_.data()) : nullptr; }
+  /// The fragment weight, or null when the schedule is built otherwise.
+  const device_fragment_weight* fragments() const { return fragments_.empty() ? nullptr : &fragments_; }
+  /// Split-K tables of a tiled or fragment weight (null when built without
+  /// them): sums at workspace[row * max_n() + col], a counter per (row
+  /// block, 16 columns).
+  float* tile_workspace() const { return tensor_tiled() && !workspace_.empty() ? const_cast<float*>(workspace_.data()) : nullptr; }
+  int32_t* tile_counters() const { return tensor_tiled() && !counters_.empty() ? const_cast<int32_t*>(counters_.data()) : nullptr; }
   int32_t tile_counter_stride() const { return tile_counter_stride_; }
-  /// Frees a tiled weight's split-K tables (for a plan whose kernel does not
-  /// split K; the tuner builds them once for both kinds of candidates).
+  /// Frees a tiled or fragment weight's split-K tables (for a plan whose
+  /// kernel does not split K; the tuner builds them once for both kinds of
+  /// candidates).
   void drop_tile_split_tables() {
-    if (!tiled()) return;
+    if (!tensor_tiled()) return;
     workspace_ = device_buffer<float>();
     counters_ = device_buffer<int32_t>();
     tile_counter_stride_ = 0;
@@ -125,17 +133,39 @@ class spmm_schedule {
   /// first items (n_groups() + 1 entries).
   int32_t n_groups() const { return n_groups_; }
   const int32_t* group_start() const { return group_start_.empty() ? nullptr : group_start_.data(); }
-  int32_t rows() const { return tiled() ? tiled_.rows() : windowed() ? windowed_.rows() : weight_.rows(); }
-  int32_t cols() const { return tiled() ? tiled_.cols() : windowed() ? windowed_.cols() : weight_.cols(); }
-  int32_t nnz() const { return tiled() ? tiled_.nnz() : windowed() ? windowed_.nnz() : weight_.nnz(); }
+  int32_t rows() const {
+    return tiled() ? tiled_.rows() : windowed() ? windowed_.rows() : fragments() ? fragments_.rows() : weight_.rows();
+  }
+  int32_t cols() const {
+    return tiled() ? tiled_.cols() : windowed() ? windowed_.cols() : fragments() ? fragments_.cols() : weight_.cols();
+  }
+  int32_t nnz() const {
+    return tiled() ? tiled_.nnz() : windowed() ? windowed_.nnz() : fragments() ? fragments_.nnz() : weight_.nnz();
+  }
   int32_t split_rows() const { return weight_.split_rows(); }
   index_kind index() const { return weight_.index(); }
   /// Device bytes a launch reads for the weight (values, indices, item tables).
   int64_t weight_bytes() const {
-    return tiled() ? tiled_.weight_bytes() : windowed() ? windowed_.weight_bytes() : weight_.weight_bytes();
+    return tiled()       ? tiled_.weight_bytes()
+           : windowed()  ? windowed_.weight_bytes()
+           : fragments() ? fragments_.weight_bytes()
+                         : weight_.weight_bytes();
   }
 
  private:
+  bool tensor_tiled() const { return tiled() || fragments(); }
+  /// The split-K tables for `rows` rows in `row_blocks` blocks (none for an empty weight).
+  void make_split_tables(int32_t rows, int32_t row_blocks) {
+    if (rows == 0) return;
+    const int64_t elems = static_cast<int64_t>(rows) * max_n_;
+    tile_counter_stride_ = (max_n_ + 15) / 16;  // column blocks of the narrowest tensor-core tile
+    workspace_ = device_buffer<float>(static_cast<std::size_t>(elems));
+    counters_ = device_buffer<int32_t>(static_cast<std::size_t>(row_blocks) * tile_counter_stride_);
+    PAISPARSE_CUDA_TRY(cudaMemset(workspace_.data(), 0, workspace_.size() * sizeof(float)));
+    PAISPARSE_CUDA_TRY(cudaMemset(counters_.data(), 0, counters_.size() * sizeof(int32_t)));
+    PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // ready for any stream
+  }
+
   device_schedule<T> weight_;
   int32_t max_n_ = 0;
   int32_t n_groups_ = 0;
@@ -146,6 +176,7 @@ class spmm_schedule {
   device_tiled_weight tiled_;
   int32_t tile_counter_stride_ = 0;
   device_window_weight windowed_;
+  device_fragment_weight fragments_;
 };
 
 }  // namespace paisparse

@@ -67,16 +67,67 @@ struct tensor_operands {
   epilog_params<T> ep;
 };
 
-/// Everything one tensor-core SpMM launch reads, passed by value.
-template <class T>
-struct spmm_tensor_params : tensor_operands<T> {
-  tiled_weight_view w;
+/// How the blocks of one tile of C share its k steps (split K).
+struct split_k_tables {
   int32_t k_splits = 1;  // blocks sharing one tile of C's k steps
   float* workspace = nullptr;  // k_splits > 1: rows x ws_stride sums, zero between launches
   int32_t* counters = nullptr;  // k_splits > 1: one per tile of C (row block x counter_stride), zero between launches
   int64_t ws_stride = 0;
   int32_t counter_stride = 0;
 };
+
+/// Everything one tensor-core SpMM launch reads, passed by value.
+template <class T>
+struct spmm_tensor_params : tensor_operands<T>, split_k_tables {
+  tiled_weight_view w;
+};
+
+namespace detail {
+/// The end of a tensor-core block whose sums (`acc`, in the reduction's
+/// fragments) cover rows m0.. and columns n0.. of C: with one split, each
+/// goes through the epilog; with several, the block adds them into the
+/// workspace and the last of the tile's blocks to finish (a counter per
+/// tile) reads the sums back, clears the workspace and counter for the next
+/// launch, and runs the epilog: the register stage, then the atomic stage.
+/// Called by every thread of the block. had_steps: the block multiplied
+/// some k step (else it adds nothing).
+template <class Reduction, class Epilog, class T = typename Epilog::value_type>
+__device__ __forceinline__ void finish_tensor_tile(const typename Reduction::accumulators& acc,
+                                                   const tensor_operands<T>& p, const split_k_tables& s,
+                                                   int32_t rows, int32_t row_block, int32_t n_block, int32_t m0,
+                                                   int32_t n0, bool had_steps, int warp, int lane, int tid) {
+  auto store = [&](int32_t row, int32_t col, float v) {
+    Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
+                  v, p.ep);
+  };
+  if (s.k_splits == 1) {
+    Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
+      if (m0 + r < rows && n0 + c < p.n) store(m0 + r, n0 + c, v);
+    });
+    return;
+  }
+  if (had_steps)
+    Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
+      if (m0 + r < rows && n0 + c < p.n) atomicAdd(s.workspace + (m0 + r) * s.ws_stride + n0 + c, v);
+    });
+  __threadfence();
+  __syncthreads();
+  __shared__ int last;
+  int32_t* counter = s.counters + static_cast<int64_t>(row_block) * s.counter_stride + n_block;
+  if (tid == 0) last = atomicAdd(counter, 1) == s.k_splits - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  Reduction::for_each(acc, warp, lane, [&](int r, int c, float) {
+    if (m0 + r >= rows || n0 + c >= p.n) return;
+    float* slot = s.workspace + (m0 + r) * s.ws_stride + n0 + c;
+    const float v = __ldcg(slot);
+    *slot = 0.f;
+    store(m0 + r, n0 + c, v);
+  });
+  if (tid == 0) *counter = 0;
+}
+}  // namespace detail
 
 /// Where a block's operands lie in its dynamic shared memory (16-bit
 /// elements); after the last step the reduction's shared stage reuses it.
@@ -162,37 +213,8 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
     __syncthreads();  // every warp is done with the operands
     Reduction::combine(acc, reinterpret_cast<float*>(smem_raw), warp, lane);
   }
-  auto store = [&](int32_t row, int32_t col, float v) {
-    Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
-                  v, p.ep);
-  };
-  if (p.k_splits == 1) {
-    Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
-      if (m0 + r < p.w.rows && n0 + c < p.n) store(m0 + r, n0 + c, v);
-    });
-    return;
-  }
-  // atomic stage: add into the workspace; the last of the tile's blocks finishes
-  if (k_tiles > 0)
-    Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
-      if (m0 + r < p.w.rows && n0 + c < p.n) atomicAdd(p.workspace + (m0 + r) * p.ws_stride + n0 + c, v);
-    });
-  __threadfence();
-  __syncthreads();
-  __shared__ int last;
-  int32_t* counter = p.counters + static_cast<int64_t>(row_block) * p.counter_stride + n_block;
-  if (tid == 0) last = atomicAdd(counter, 1) == p.k_splits - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  Reduction::for_each(acc, warp, lane, [&](int r, int c, float) {
-    if (m0 + r >= p.w.rows || n0 + c >= p.n) return;
-    float* slot = p.workspace + (m0 + r) * p.ws_stride + n0 + c;
-    const float v = __ldcg(slot);
-    *slot = 0.f;
-    store(m0 + r, n0 + c, v);
-  });
-  if (tid == 0) *counter = 0;
+  detail::finish_tensor_tile<Reduction, Epilog>(acc, p, p, p.w.rows, row_block, n_block, m0, n0, k_tiles > 0, warp,
+                                               lane, tid);
 }
 
 }  // namespace paisparse

@@ -51,7 +51,7 @@ struct mma_reduction {
   /// prolog/tile_prolog.cuh: b_tile_stage) over one k step.
   template <int ALd, int BLd>
   __device__ __forceinline__ static void accumulate(const T* a, const T* b, int warp, int lane, accumulators& acc) {
-    const int row0 = origin_row(warp), col0 = origin_col(warp);
+    const int row0 = origin_row(warp);
     const int group = warp / (WarpsM * WarpsN);  // along k
 #pragma unroll
     for (int q = 0; q < slices; ++q) {
@@ -61,25 +61,34 @@ struct mma_reduction {
       for (int i = 0; i < mi; ++i)  // matrices: rows 0-7 / 8-15 at k, then at k + 8
         detail::ldmatrix_x4(af[i],
                             detail::shared_address(a + (row0 + i * 16 + lane % 16) * ALd + kk + (lane / 16) * 8));
-      uint32_t bf[ni][2];
-#pragma unroll
-      for (int j = 0; j < ni; j += 2) {  // two 8-column fragments per ldmatrix
-        uint32_t r[4];
-        if constexpr (BRowMajor) {  // rows k, columns n: transposed reads
-          detail::ldmatrix_x4_trans(
-              r, detail::shared_address(b + (kk + lane % 8 + ((lane / 8) % 2) * 8) * BLd + col0 + j * 8 +
-                                        (lane / 16) * 8));
-        } else {  // rows n, columns k
-          detail::ldmatrix_x4(r, detail::shared_address(b + (col0 + j * 8 + lane % 8 + (lane / 16) * 8) * BLd + kk +
-                                                        ((lane / 8) % 2) * 8));
-        }
-        bf[j][0] = r[0], bf[j][1] = r[1], bf[j + 1][0] = r[2], bf[j + 1][1] = r[3];
-      }
-#pragma unroll
-      for (int i = 0; i < mi; ++i)
-#pragma unroll
-        for (int j = 0; j < ni; ++j) detail::mma_16816<T>(acc.d[i][j], af[i], bf[j][0], bf[j][1]);
+      multiply<BLd>(af, b, kk, warp, lane, acc);
     }
+  }
+
+  /// acc += A (the warp's mi 16 x 16 pieces of W at columns kk..kk + 15 of
+  /// the step, as mma fragments in registers) x B's rows kk..kk + 15 (shared,
+  /// see b_tile_stage).
+  template <int BLd>
+  __device__ __forceinline__ static void multiply(const uint32_t (&af)[mi][4], const T* b, int kk, int warp, int lane,
+                                                  accumulators& acc) {
+    const int col0 = origin_col(warp);
+    uint32_t bf[ni][2];
+#pragma unroll
+    for (int j = 0; j < ni; j += 2) {  // two 8-column fragments per ldmatrix
+      uint32_t r[4];
+      if constexpr (BRowMajor) {  // rows k, columns n: transposed reads
+        detail::ldmatrix_x4_trans(r, detail::shared_address(b + (kk + lane % 8 + ((lane / 8) % 2) * 8) * BLd + col0 +
+                                                            j * 8 + (lane / 16) * 8));
+      } else {  // rows n, columns k
+        detail::ldmatrix_x4(r, detail::shared_address(b + (col0 + j * 8 + lane % 8 + (lane / 16) * 8) * BLd + kk +
+                                                      ((lane / 8) % 2) * 8));
+      }
+      bf[j][0] = r[0], bf[j][1] = r[1], bf[j + 1][0] = r[2], bf[j + 1][1] = r[3];
+    }
+#pragma unroll
+    for (int i = 0; i < mi; ++i)
+#pragma unroll
+      for (int j = 0; j < ni; ++j) detail::mma_16816<T>(acc.d[i][j], af[i], bf[j][0], bf[j][1]);
   }
 
   /// With WarpsK > 1: adds the sums of the warps of groups 1.. along k into

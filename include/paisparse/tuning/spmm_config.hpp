@@ -63,6 +63,16 @@
 //
 // with shapes PAISPARSE_SPMM_WINDOW_BLOCKS, a list of {warps, columns};
 // PAISPARSE_SPMM_WINDOW=0 leaves them out.
+//
+// The register-built tensor-core kernels (kernels/spmm_fragment_kernel.cuh,
+// fp16 and bf16 only: each warp loads its mma operands of W straight into
+// registers) are named like the tensor-core ones, with "tf" for "tc" and one
+// warp over columns (a warp takes all of the block's columns):
+//
+//     spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc
+//
+// with shapes PAISPARSE_SPMM_FRAGMENT_TILES, a list of {m, n, k, warps over
+// rows, 1[, warps over k]}; PAISPARSE_SPMM_FRAGMENT=0 leaves them out.
 #pragma once
 
 #include <algorithm>
@@ -146,6 +156,16 @@
 #define PAISPARSE_SPMM_WINDOW_BLOCKS {4, 16}, {8, 16}, {4, 32}, {8, 32}, {8, 64}, {16, 64}, {8, 128}, {16, 128}
 #endif
 
+#ifndef PAISPARSE_SPMM_FRAGMENT  // 1: also compile the register-built tensor-core kernels (fp16 and bf16)
+#define PAISPARSE_SPMM_FRAGMENT 1
+#endif
+#ifndef PAISPARSE_SPMM_FRAGMENT_TILES  // {rows, columns, k step, warps over rows, 1[, warps over k]} per block
+#define PAISPARSE_SPMM_FRAGMENT_TILES                                                                          \
+  {64, 16, 64, 4, 1}, {128, 16, 64, 8, 1}, {128, 16, 64, 4, 1}, {64, 16, 64, 2, 1, 2}, {64, 32, 64, 4, 1},    \
+      {128, 32, 64, 8, 1}, {128, 32, 64, 4, 1}, {64, 32, 64, 2, 1, 2}, {128, 64, 64, 8, 1}, {64, 64, 64, 4, 1}, \
+      {128, 64, 64, 4, 1, 2}, {128, 128, 64, 8, 1}, {64, 128, 64, 4, 1}, {64, 128, 64, 4, 1, 2}
+#endif
+
 namespace paisparse {
 
 /// One block shape of the gathered tensor-core kernels.
@@ -184,6 +204,8 @@ inline constexpr bool spmm_tensor = PAISPARSE_SPMM_TENSOR;
 inline constexpr spmm_tensor_tile spmm_tensor_tiles[] = {PAISPARSE_SPMM_TENSOR_TILES};
 inline constexpr bool spmm_window = PAISPARSE_SPMM_WINDOW;
 inline constexpr spmm_window_block spmm_window_blocks[] = {PAISPARSE_SPMM_WINDOW_BLOCKS};
+inline constexpr bool spmm_fragment = PAISPARSE_SPMM_FRAGMENT;
+inline constexpr spmm_tensor_tile spmm_fragment_tiles[] = {PAISPARSE_SPMM_FRAGMENT_TILES};
 }  // namespace space
 
 /// How the kernel reads B: along rows of a row-major B (vector loads),
@@ -191,15 +213,18 @@ inline constexpr spmm_window_block spmm_window_blocks[] = {PAISPARSE_SPMM_WINDOW
 /// shared memory (either layout), in tiles for the tensor cores (either
 /// layout; the weight then comes tiled, format/tiled_weight.cuh), or in
 /// chunks whose rows the tensor cores gather (row-major B; the weight comes
-/// windowed, format/window_weight.hpp).
-enum class spmm_b_access { rows, gather, panel, tensor, window };
+/// windowed, format/window_weight.hpp), or in tiles for the tensor cores
+/// with W's operands built in registers (either layout; the weight comes as
+/// fragments, format/fragment_weight.hpp).
+enum class spmm_b_access { rows, gather, panel, tensor, window, fragment };
 
 inline const char* to_string(spmm_b_access a) {
   return a == spmm_b_access::rows     ? "rows"
          : a == spmm_b_access::gather ? "gather"
          : a == spmm_b_access::panel  ? "panel"
          : a == spmm_b_access::tensor ? "tensor"
-                                      : "window";
+         : a == spmm_b_access::window ? "window"
+                                      : "fragment";
 }
 
 /// Whether a gathered tensor-core block is one the kernel can take: 1..32
@@ -217,6 +242,19 @@ constexpr bool spmm_tensor_shape_ok(const spmm_tensor_tile& t) {
   return t.warps_m >= 1 && t.warps_n >= 1 && t.warps_k >= 1 && t.warps_m * t.warps_n <= 8 && t.warps() <= 16 &&
          t.m % (16 * t.warps_m) == 0 && t.n % (16 * t.warps_n) == 0 && t.k % (16 * t.warps_k) == 0 && t.k >= 16 &&
          t.m * (t.k + 8) <= 65536;
+}
+
+/// Whether a register-built tensor-core block shape is one the kernel can
+/// take: one warp over columns, each warp 1 or 2 row tiles of 16 and all
+/// the block's columns (16..128, in 16s; at most 128 sums per lane over its
+/// rows), whole 16-deep slices per group along k, a power of two of them
+/// per k step, at most 16 warps.
+constexpr bool spmm_fragment_shape_ok(const spmm_tensor_tile& t) {
+  if (t.warps_m < 1 || t.warps_n != 1 || t.warps_k < 1 || t.warps() > 16 || t.m % (16 * t.warps_m) != 0 ||
+      t.n % 16 != 0 || t.n < 16 || t.k % (16 * t.warps_k) != 0 || t.k < 16)
+    return false;
+  const int tiles = t.m / t.warps_m / 16, slices = t.k / 16 / t.warps_k;
+  return tiles >= 1 && tiles <= 2 && tiles * t.n <= 128 && (slices & (slices - 1)) == 0;
 }
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
@@ -264,16 +302,19 @@ struct spmm_kernel_key {
   }
   spmm_window_block window_block() const { return {block_threads / 32, col_tile}; }
 
-  /// The key of a tensor-core kernel.
-  static spmm_kernel_key tensor(const spmm_tensor_tile& t) {
+  /// The key of a tensor-core kernel (dense tiles, or with fragment: W's
+  /// operands built in registers).
+  static spmm_kernel_key tensor(const spmm_tensor_tile& t, bool fragment = false) {
     spmm_kernel_key k;
     k.block_threads = 32 * t.warps();
     k.nz_lanes = k.col_lanes = k.col_tile = k.unroll = 1;
     k.vec_bytes = 16;
-    k.access = spmm_b_access::tensor;
+    k.access = fragment ? spmm_b_access::fragment : spmm_b_access::tensor;
     k.tile = t;
     return k;
   }
+  /// A tensor-core kernel of either kind: block tiles, k splits, Br / Bc.
+  bool tensor_tiled() const { return access == spmm_b_access::tensor || access == spmm_b_access::fragment; }
 
   friend bool operator==(const spmm_kernel_key& a, const spmm_kernel_key& b) {
     return a.block_threads == b.block_threads && a.nz_lanes == b.nz_lanes && a.col_lanes == b.col_lanes &&
@@ -305,7 +346,7 @@ struct spmm_config {
   /// Br, Bt, Bc, Pr<R>x<G> or Pc<R>x<G> (see the header comment).
   std::string b_tag() const {
     const bool row = b_layout == dense_layout::row_major;
-    if (kernel.access == spmm_b_access::tensor) return row ? "Br" : "Bc";
+    if (kernel.tensor_tiled()) return row ? "Br" : "Bc";
     if (kernel.access == spmm_b_access::window) return row ? "Br" : "Bt";
     if (kernel.access == spmm_b_access::panel)
       return std::string(row ? "Pr" : "Pc") + std::to_string(panel_rows) + "x" + std::to_string(group_items);
@@ -326,9 +367,9 @@ struct spmm_config {
 
   std::string name() const {
     std::ostringstream os;
-    if (kernel.access == spmm_b_access::tensor) {
+    if (kernel.tensor_tiled()) {
       const spmm_tensor_tile& t = kernel.tile;
-      os << "spmm.tc.m" << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
+      os << (kernel.access == spmm_b_access::tensor ? "spmm.tc.m" : "spmm.tf.m") << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
       if (t.warps_k > 1) os << "x" << t.warps_k;
       os << ".s" << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
       return os.str();
@@ -354,7 +395,7 @@ struct spmm_config {
   /// Parses a name produced by name(); throws paisparse::error naming the bad field.
   static spmm_config parse(std::string_view s) {
     const std::vector<std::string> f = detail::config_fields(s);
-    if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tc") return parse_tensor(s, f);
+    if (f.size() >= 2 && f[0] == "spmm" && (f[1] == "tc" || f[1] == "tf")) return parse_tensor(s, f, f[1] == "tf");
     if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tw") return parse_window(s, f);
     PAISPARSE_EXPECTS(f.size() == 12 && f[0] == "spmm",
                       "spmm config '" << s << "': expected 12 dot-separated fields like "
@@ -423,9 +464,11 @@ struct spmm_config {
     return c;
   }
 
-  static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f) {
+  static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f, bool fragment) {
     PAISPARSE_EXPECTS(f.size() == 9, "spmm config '" << s << "': a tensor-core name has 9 dot-separated fields like "
-                                                     << "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc, got " << f.size());
+                                                     << (fragment ? "spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc"
+                                                                  : "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc")
+                                                     << ", got " << f.size());
     auto num = [&](const std::string& field, char tag) {  // small numbers: checked further by the shape rule
       return static_cast<int>(std::min<int64_t>(detail::config_number("spmm", s, field, tag), 1 << 20));
     };
@@ -447,12 +490,19 @@ struct spmm_config {
     t.warps_m = warps[0];
     t.warps_n = warps[1];
     if (warps.size() == 3) t.warps_k = warps[2];
-    PAISPARSE_EXPECTS(spmm_tensor_shape_ok(t),
+    PAISPARSE_EXPECTS(fragment || spmm_tensor_shape_ok(t),
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
                                       << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
                                       << " warps is not a tensor-core shape (each warp needs whole 16 x 16 pieces, "
                                       << "whole 16-deep slices per group along k, at most 8 warps over rows and "
                                       << "columns and 16 in all)");
+    PAISPARSE_EXPECTS(!fragment || spmm_fragment_shape_ok(t),
+                      "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
+                                      << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
+                                      << " warps is not a register-built tensor-core shape (one warp over columns, "
+                                      << "1 or 2 row tiles of 16 per warp, 16..128 columns in 16s and at most 128 "
+                                      << "per warp over its rows, a power of two of 16-deep slices per group along "
+                                      << "k, at most 16 warps)");
     const int splits = num(f[6], 's');
     PAISPARSE_EXPECTS(splits >= 1 && splits <= 1024,
                       "spmm config '" << s << "': k splits " << splits << ", expected 1..1024");
@@ -461,7 +511,7 @@ struct spmm_config {
     PAISPARSE_EXPECTS(f[8] == "Cr" || f[8] == "Cc",
                       "spmm config '" << s << "': C field '" << f[8] << "' should be Cr or Cc");
     spmm_config c;
-    c.kernel = spmm_kernel_key::tensor(t);
+    c.kernel = spmm_kernel_key::tensor(t, fragment);
     c.k_splits = splits;
     c.b_layout = f[7] == "Br" ? dense_layout::row_major : dense_layout::col_major;
     c.c_layout = f[8] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
@@ -499,6 +549,9 @@ inline std::vector<spmm_kernel_key> spmm_kernel_keys() {
   if (space::spmm_window)
     for (const spmm_window_block& b : space::spmm_window_blocks)
       if (spmm_window_shape_ok(b)) keys.push_back(spmm_kernel_key::window(b));
+  if (space::spmm_fragment)
+    for (const spmm_tensor_tile& t : space::spmm_fragment_tiles)
+      if (spmm_fragment_shape_ok(t)) keys.push_back(spmm_kernel_key::tensor(t, true));
   return keys;
 }
 
@@ -510,6 +563,15 @@ inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_byt
     else if (!spmm_tensor_shape_ok(k.tile))
       os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
          << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a tensor-core shape";
+    else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
+      os << "a tensor-core key has 16-bit positions and one thread per warp lane";
+    return os.str();
+  }
+  if (k.access == spmm_b_access::fragment) {
+    if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
+    else if (!spmm_fragment_shape_ok(k.tile))
+      os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
+         << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a register-built tensor-core shape";
     else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
       os << "a tensor-core key has 16-bit positions and one thread per warp lane";
     return os.str();
@@ -548,7 +610,7 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
     why = "the gather kernels read column-major B only";
   if (why.empty() && (c.kernel.access == spmm_b_access::panel) != (c.panel_rows > 0 && c.group_items > 0))
     why = "panel rows and items per block are set for (and only for) the panel kernels";
-  if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && c.kernel.access != spmm_b_access::tensor)))
+  if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && !c.kernel.tensor_tiled())))
     why = "k splits are 1, but for the tensor-core kernels (1 or more)";
   return why;
 }
@@ -558,9 +620,12 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
 /// tile. n <= 0: every shape.
 inline bool spmm_shape_suits(const spmm_kernel_key& k, int32_t n) {
   if (n <= 0) return true;
-  if (k.access == spmm_b_access::tensor) {  // no block more than half empty, but for the narrowest
+  if (k.tensor_tiled()) {  // no block more than half empty, but for the narrowest of its family
     int narrowest = k.tile.n;
-    for (const spmm_tensor_tile& t : space::spmm_tensor_tiles) narrowest = std::min(narrowest, t.n);
+    if (k.access == spmm_b_access::tensor)
+      for (const spmm_tensor_tile& t : space::spmm_tensor_tiles) narrowest = std::min(narrowest, t.n);
+    else
+      for (const spmm_tensor_tile& t : space::spmm_fragment_tiles) narrowest = std::min(narrowest, t.n);
     return k.tile.n == narrowest || k.tile.n / 2 < n;
   }
   if (k.access == spmm_b_access::window) {
@@ -655,7 +720,7 @@ inline std::vector<spmm_config> spmm_space(int value_bytes, const row_stats& s, 
     if (b_layout == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
     if (!spmm_cannot_implement(k, value_bytes).empty() || !spmm_shape_suits(k, n)) continue;
     if (std::find(index_kinds.begin(), index_kinds.end(), k.index) == index_kinds.end()) continue;
-    if (k.access == spmm_b_access::tensor) {  // no cap, no order (tiles, not items): k splits
+    if (k.tensor_tiled()) {  // no cap, no order (tiles, not items): k splits
       if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
       for (int32_t splits : spmm_tensor_splits(k, s, resident_threads, n)) {
         spmm_config c{k, 0, item_order::longest_first, b_layout, c_layout};

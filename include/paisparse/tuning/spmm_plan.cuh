@@ -76,6 +76,14 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
       return spmm_schedule<T>();
     }
   }
+  if (config.kernel.access == spmm_b_access::fragment) {
+    if constexpr (sizeof(T) == 2) {
+      return spmm_schedule<T>(build_fragment_weight(w), max_n, config.k_splits > 1);
+    } else {
+      PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
+      return spmm_schedule<T>();
+    }
+  }
   if (config.kernel.access == spmm_b_access::window) {
     if constexpr (sizeof(T) == 2) {
       return spmm_schedule<T>(build_window_weight(w), max_n);
@@ -93,7 +101,8 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
 /// What distinguishes the schedules of configurations: candidates with the
 /// same key can share one (the tuner and the tests build each once).
 inline auto spmm_schedule_key(const spmm_config& c) {
-  return std::make_tuple(c.kernel.access == spmm_b_access::window, static_cast<int>(c.kernel.index),
+  return std::make_tuple(c.kernel.access == spmm_b_access::window, c.kernel.access == spmm_b_access::fragment,
+                         static_cast<int>(c.kernel.index),
                          c.kernel.vec_bytes, c.segment_cap,
                          static_cast<int>(c.order), c.panel_rows, c.group_items,
                          c.kernel.access == spmm_b_access::tensor ? c.kernel.tile.m : 0,

@@ -19,6 +19,7 @@
 
 #include "../epilog/linear_epilog.cuh"
 #include "../format/spmm_schedule.cuh"
+#include "../kernels/spmm_fragment_kernel.cuh"
 #include "../kernels/spmm_kernel.cuh"
 #include "../kernels/spmm_panel_kernel.cuh"
 #include "../kernels/spmm_tensor_kernel.cuh"
@@ -164,6 +165,22 @@ void fill_tensor_operands(tensor_operands<T>& p, const spmm_launch_args<T>& a) {
   p.n_blocks = static_cast<int32_t>((static_cast<int64_t>(a.n) + TileN - 1) / TileN);
   p.ep = a.ep;
 }
+
+/// Fills the split-K fields of a tensor-core launch from the weight's tables.
+template <class T>
+void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
+  PAISPARSE_EXPECTS(a.k_splits >= 1, "spmm: k splits = " << a.k_splits << ", expected >= 1");
+  p.k_splits = a.k_splits;
+  if (a.k_splits == 1) return;
+  const spmm_schedule<T>& w = *a.weight;
+  PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.n <= w.max_n(),
+                    "spmm: " << a.k_splits << " k splits need a weight built with split-K tables for N = " << a.n
+                             << " (built for " << w.max_n() << ")");
+  p.workspace = w.tile_workspace();
+  p.counters = w.tile_counters();
+  p.ws_stride = w.max_n();
+  p.counter_stride = w.tile_counter_stride();
+}
 }  // namespace detail
 
 /// The tensor-core composition for one block shape: both B layouts
@@ -201,17 +218,7 @@ struct spmm_tensor_composition {
     spmm_tensor_params<T> p;
     p.w = tw->view();
     detail::fill_tensor_operands<TileN>(p, a);
-    p.k_splits = a.k_splits;
-    if (a.k_splits > 1) {
-      PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.n <= w.max_n(),
-                        "spmm: " << a.k_splits << " k splits need a tiled weight built with split-K tables for N = "
-                                 << a.n << " (built for " << w.max_n() << ")");
-      p.workspace = w.tile_workspace();
-      p.counters = w.tile_counters();
-      p.ws_stride = w.max_n();
-      p.counter_stride = w.tile_counter_stride();
-    }
-    PAISPARSE_EXPECTS(a.k_splits >= 1, "spmm: k splits = " << a.k_splits << ", expected >= 1");
+    detail::fill_split_k(p, a);
     const int64_t grid = static_cast<int64_t>(p.w.row_blocks) * p.n_blocks * a.k_splits;
     PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                       "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
@@ -247,6 +254,49 @@ struct spmm_window_composition {
     PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                       "spmm: " << grid << " blocks exceed the grid limit; use a block of more warps");
     kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(smem_bytes), st>>>(p);
+    PAISPARSE_CUDA_CHECK_LAST();
+  }
+};
+
+/// The register-built tensor-core composition for one block shape: both B
+/// layouts (chosen at run time), fp16 or bf16 values.
+template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsK>
+struct spmm_fragment_composition {
+  static constexpr int threads = 32 * WarpsM * WarpsK;
+  template <bool BRowMajor>
+  struct parts {
+    using prolog = fragment_prolog<TileM / WarpsM / 16>;
+    using b_stage = b_tile_stage<T, threads, TileK, TileN, BRowMajor>;
+    using reduction = mma_reduction<T, TileM, TileN, TileK, WarpsM, 1, BRowMajor, WarpsK>;
+    using epilog = linear_epilog<T, runtime_activation>;
+    static constexpr int smem_bytes = spmm_fragment_layout<b_stage, reduction>::smem_bytes;
+  };
+
+  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    if (a.b_row_major) run<true>(a, st);
+    else run<false>(a, st);
+  }
+
+ private:
+  template <bool BRowMajor>
+  static void run(const spmm_launch_args<T>& a, cudaStream_t st) {
+    using P = parts<BRowMajor>;
+    const spmm_schedule<T>& w = *a.weight;
+    if (w.rows() == 0 || a.n <= 0) return;
+    const device_fragment_weight* fw = w.fragments();
+    PAISPARSE_EXPECTS(fw != nullptr, "spmm: a register-built tensor-core kernel needs a fragment weight");
+    auto kernel = &spmm_fragment_kernel<typename P::prolog, typename P::b_stage, typename P::reduction,
+                                        typename P::epilog, threads, TileM, TileN, TileK, WarpsM, WarpsK>;
+    detail::allow_dynamic_smem<P>(kernel, P::smem_bytes);
+    spmm_fragment_params<T> p;
+    p.w = fw->view();
+    detail::fill_tensor_operands<TileN>(p, a);
+    detail::fill_split_k(p, a);
+    const int64_t row_blocks = (static_cast<int64_t>(p.w.rows) + TileM - 1) / TileM;
+    const int64_t grid = row_blocks * p.n_blocks * a.k_splits;
+    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
+    kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(P::smem_bytes), st>>>(p);
     PAISPARSE_CUDA_CHECK_LAST();
   }
 };
@@ -326,16 +376,28 @@ void add_spmm_window_entry(std::vector<spmm_kernel_entry<T>>& out) {
   }
 }
 
+/// The register-built tensor-core kernels: likewise.
+template <class T, class I, std::size_t Tile>
+void add_spmm_fragment_entry(std::vector<spmm_kernel_entry<T>>& out) {
+  constexpr spmm_tensor_tile t = space::spmm_fragment_tiles[Tile];
+  if constexpr (space::spmm_fragment && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_fragment_shape_ok(t)) {
+    out.push_back({spmm_kernel_key::tensor(t, true),
+                   &spmm_fragment_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_k>::launch});
+  }
+}
+
 template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat, std::size_t... TensorTile,
-          std::size_t... WindowBlock>
+          std::size_t... WindowBlock, std::size_t... FragmentTile>
 std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>, std::index_sequence<PanelFlat...>,
                                                     std::index_sequence<TensorTile...>,
-                                                    std::index_sequence<WindowBlock...>) {
+                                                    std::index_sequence<WindowBlock...>,
+                                                    std::index_sequence<FragmentTile...>) {
   std::vector<spmm_kernel_entry<T>> out;
   (add_spmm_entry<T, I, Flat>(out), ...);
   (add_spmm_panel_entry<T, I, PanelFlat>(out), ...);
   (add_spmm_tensor_entry<T, I, TensorTile>(out), ...);
   (add_spmm_window_entry<T, I, WindowBlock>(out), ...);
+  (add_spmm_fragment_entry<T, I, FragmentTile>(out), ...);
   return out;
 }
 
@@ -352,7 +414,8 @@ const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
                                                        space::spmm_panel_col_lanes, space::spmm_panel_col_tile,
                                                        space::spmm_panel_unroll, 0>::size>{},
       std::make_index_sequence<std::size(space::spmm_tensor_tiles)>{},
-      std::make_index_sequence<std::size(space::spmm_window_blocks)>{});
+      std::make_index_sequence<std::size(space::spmm_window_blocks)>{},
+      std::make_index_sequence<std::size(space::spmm_fragment_tiles)>{});
   return entries;
 }
 

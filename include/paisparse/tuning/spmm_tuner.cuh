@@ -117,13 +117,15 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // schedule is built, and keyed, as if it split K. The plan keeps the
   // tables only if its kernel splits K.
   auto build_config = [](spmm_config c) {
-    if (c.kernel.access == spmm_b_access::tensor) c.k_splits = std::max(c.k_splits, 2);
+    if (c.kernel.tensor_tiled()) c.k_splits = std::max(c.k_splits, 2);
     return c;
   };
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   const bool window_first = n >= 64 && w.density() <= 0.06;  // see the header comment
-  auto family = [tensor_first, window_first](const spmm_config& c) {
+  const bool fragment_first = n >= 8 && w.density() >= 0.03;  // see the header comment
+  auto family = [tensor_first, window_first, fragment_first](const spmm_config& c) {
+    if (c.kernel.access == spmm_b_access::fragment) return fragment_first ? 0 : 3;
     if (c.kernel.access == spmm_b_access::window) return window_first ? 0 : 3;
     if (c.kernel.access == spmm_b_access::panel) return 4;
     return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 1 : 2;
@@ -218,7 +220,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                                    << space.size() << " tried"
                                    << (result.budget_exhausted ? ", time budget reached" : "") << "); first failure: "
                                    << (result.candidates.empty() ? "" : result.candidates[0].message));
-  if (result.candidates[best].config.kernel.access == spmm_b_access::tensor &&
+  if (result.candidates[best].config.kernel.tensor_tiled() &&
       result.candidates[best].config.k_splits == 1)
     best_schedule.drop_tile_split_tables();
   result.plan = spmm_plan<T>(result.candidates[best].config, std::move(best_schedule));
