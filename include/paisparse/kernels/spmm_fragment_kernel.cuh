@@ -98,10 +98,10 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
     if (c < chunks) BStage::stage_at(b_buf(c), p.b, p.ldb, b_offset, (c_begin + c) * TileK, n0, p.w.cols, p.n, vec, tid);
     detail::cp_async_commit();
   };
-  // the k tile of this warp's slice u (valid when u < steps and inside K)
-  auto k_tile = [&](int32_t u) { return (c_begin + u / slices) * (TileK / 16) + (u % slices) * WarpsK + group; };
+  // this warp's slice u is k tile kt0 + u * WarpsK (chunk u / slices, slice u % slices of it)
+  const int32_t kt0 = c_begin * (TileK / 16) + group;
   auto header = [&](int32_t u, typename Prolog::header& h) {
-    const int32_t kt = k_tile(u);
+    const int32_t kt = kt0 + u * WarpsK;
     Prolog::load_header(p.w, row_tile0, kt, u < steps && kt < p.w.k_tiles, h);
   };
 
@@ -115,6 +115,7 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   for (int u = 0; u < half; ++u) Prolog::load_words(p.w, h[u], lane, a[u]);
 #pragma unroll
   for (int c = 0; c + 1 < stages; ++c) stage_b(c);
+  const T* b_chunk = b_base;  // the chunk being multiplied
 
   // Slice u, ring place r = u % ahead (static: the loop is unrolled by
   // `ahead`): a new chunk waits for its B and passes the block's barrier;
@@ -125,16 +126,18 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
 #pragma unroll
     for (int r = 0; r < ahead; ++r) {
       const int32_t u = u0 + r;
-      if (u % slices == 0 && u < steps) {
+      // u % slices, known at compile time when a chunk's slices divide `ahead` (u0 is a multiple of it)
+      const int q = (slices <= ahead ? r : u) % slices;
+      if (q == 0 && u < steps) {
         detail::cp_async_wait<stages - 2>();  // this thread's part of the chunk
         __syncthreads();  // all of it is in place; every warp is done with the chunk before
         stage_b(u / slices + stages - 1);  // into that chunk's buffer
+        b_chunk = b_buf(u / slices);
       }
       Prolog::load_words(p.w, h[(r + half) % ahead], lane, a[(r + half) % ahead]);
       header(u + ahead, h[r]);
       if (u < steps && a[r].any)
-        Reduction::template multiply<BStage::ld>(a[r].a, b_buf(u / slices), (u % slices * WarpsK + group) * 16, warp,
-                                                 lane, acc);
+        Reduction::template multiply<BStage::ld>(a[r].a, b_chunk, (q * WarpsK + group) * 16, warp, lane, acc);
     }
   }
   detail::cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
