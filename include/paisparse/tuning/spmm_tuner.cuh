@@ -123,7 +123,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   const bool window_first = n >= 64 && w.density() <= 0.06;  // see the header comment
-  const bool fragment_first = n >= 8 && w.density() >= 0.03;  // see the header comment
+  const bool fragment_first = false;  // spmm.tf has not won a case yet (docs: issue 3 note)
   auto family = [tensor_first, window_first, fragment_first](const spmm_config& c) {
     if (c.kernel.access == spmm_b_access::fragment) return fragment_first ? 0 : 3;
     if (c.kernel.access == spmm_b_access::window) return window_first ? 0 : 3;
