@@ -140,13 +140,8 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
         Reduction::template multiply<BStage::ld>(a[r].a, b_chunk, (q * WarpsK + group) * 16, warp, lane, acc);
     }
   }
-  detail::cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
-  if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
-    __syncthreads();  // every warp is done with the operands
-    Reduction::combine(acc, reinterpret_cast<float*>(smem_raw), warp, lane);
-  }
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, p, p, p.w.rows, row_block, n_block, m0, n0, chunks > 0, warp,
-                                                lane, tid);
+  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0,
+                                                chunks > 0, warp, lane, tid);
 }
 
 }  // namespace paisparse

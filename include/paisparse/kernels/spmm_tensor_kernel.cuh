@@ -84,18 +84,25 @@ struct spmm_tensor_params : tensor_operands<T>, split_k_tables {
 
 namespace detail {
 /// The end of a tensor-core block whose sums (`acc`, in the reduction's
-/// fragments) cover rows m0.. and columns n0.. of C: with one split, each
-/// goes through the epilog; with several, the block adds them into the
-/// workspace and the last of the tile's blocks to finish (a counter per
-/// tile) reads the sums back, clears the workspace and counter for the next
-/// launch, and runs the epilog: the register stage, then the atomic stage.
-/// Called by every thread of the block. had_steps: the block multiplied
-/// some k step (else it adds nothing).
+/// fragments) cover rows m0.. and columns n0.. of C. First the block's
+/// copies are drained and, when warps split k, the groups' sums meet in the
+/// operands' shared memory (`smem`). Then, with one split, each sum goes
+/// through the epilog; with several, the block adds them into the workspace
+/// and the last of the tile's blocks to finish (a counter per tile) reads
+/// the sums back, clears the workspace and counter for the next launch, and
+/// runs the epilog: the register stage, then the atomic stage. Called by
+/// every thread of the block. had_steps: the block multiplied some k step
+/// (else it adds nothing).
 template <class Reduction, class Epilog, class T = typename Epilog::value_type>
-__device__ __forceinline__ void finish_tensor_tile(const typename Reduction::accumulators& acc,
+__device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulators& acc, void* smem,
                                                    const tensor_operands<T>& p, const split_k_tables& s,
                                                    int32_t rows, int32_t row_block, int32_t n_block, int32_t m0,
                                                    int32_t n0, bool had_steps, int warp, int lane, int tid) {
+  cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
+  if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
+    __syncthreads();  // every warp is done with the operands
+    Reduction::combine(acc, static_cast<float*>(smem), warp, lane);
+  }
   auto store = [&](int32_t row, int32_t col, float v) {
     Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
                   v, p.ep);
@@ -208,13 +215,8 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
       }
     }
   }
-  detail::cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
-  if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
-    __syncthreads();  // every warp is done with the operands
-    Reduction::combine(acc, reinterpret_cast<float*>(smem_raw), warp, lane);
-  }
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, p, p, p.w.rows, row_block, n_block, m0, n0, k_tiles > 0, warp,
-                                               lane, tid);
+  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0,
+                                                k_tiles > 0, warp, lane, tid);
 }
 
 }  // namespace paisparse

@@ -558,20 +558,13 @@ inline std::vector<spmm_kernel_key> spmm_kernel_keys() {
 /// Why a kernel key cannot run values of `value_bytes` bytes, or "" if it can.
 inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_bytes) {
   std::ostringstream os;
-  if (k.access == spmm_b_access::tensor) {
+  if (k.access == spmm_b_access::tensor || k.access == spmm_b_access::fragment) {
+    const bool fragment = k.access == spmm_b_access::fragment;
     if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
-    else if (!spmm_tensor_shape_ok(k.tile))
+    else if (!(fragment ? spmm_fragment_shape_ok(k.tile) : spmm_tensor_shape_ok(k.tile)))
       os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
-         << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a tensor-core shape";
-    else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
-      os << "a tensor-core key has 16-bit positions and one thread per warp lane";
-    return os.str();
-  }
-  if (k.access == spmm_b_access::fragment) {
-    if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
-    else if (!spmm_fragment_shape_ok(k.tile))
-      os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
-         << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a register-built tensor-core shape";
+         << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a "
+         << (fragment ? "register-built tensor-core" : "tensor-core") << " shape";
     else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
       os << "a tensor-core key has 16-bit positions and one thread per warp lane";
     return os.str();
