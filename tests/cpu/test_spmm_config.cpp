@@ -208,7 +208,7 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
         if (k.access == spmm_b_access::panel)
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
         else if (k.tensor_tiled())
-          expect += spmm_tensor_splits(k, s, 132 * 2048, n).size();
+          expect += spmm_tensor_splits(k, s, 132 * 2048 / k.block_threads, n).size();
         else if (k.access == spmm_b_access::window)
           expect += 1;
         else
@@ -338,11 +338,16 @@ TEST(SpmmConfig, TensorCoreNames) {
     const auto wide = random_csr<float>(1024, 12288, 0.01, row_distribution::uniform, 0, 4);
     const spmm_kernel_key k = spmm_kernel_key::tensor({64, 32, 64, 2, 2});
     // 768 row blocks x 8 column blocks fill the 2112 blocks of 128 threads 132 SMs hold: 1, and 2 to compare
-    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(tall), 132 * 2048, 256), (std::vector<int32_t>{1, 2}));
-    const auto sw = spmm_tensor_splits(k, compute_row_stats(wide), 132 * 2048, 32);
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(tall), 2112, 256), (std::vector<int32_t>{1, 2}));
+    const auto sw = spmm_tensor_splits(k, compute_row_stats(wide), 2112, 32);
     ASSERT_GT(sw.size(), 1u);  // 16 tiles of C: splits of 128 (> 64: capped) ... each >= 2 of 192 steps
     for (int32_t x : sw) EXPECT_LE(2 * x, 192);
-    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 132 * 2048, 0), (std::vector<int32_t>{1, 3}));
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 2112, 0), (std::vector<int32_t>{1, 3}));
+    // 6 blocks an SM (shared memory): 792 resident; 16 tiles: p = 64 and 32, and 49 (one whole wave)
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 792, 32), (std::vector<int32_t>{1, 32, 49, 64}));
+    // 4096 rows, N = 32: 64 x 1 tiles, 192 steps: 8, 16, 32 (p = 16: 1024 blocks fill 792) and 12, 24 (1 and 2 waves)
+    const auto sq = random_csr<float>(4096, 12288, 0.01, row_distribution::uniform, 0, 4);
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(sq), 792, 32), (std::vector<int32_t>{1, 8, 12, 16, 24, 32}));
   }
   // the space offers them for 16-bit values only, once per layout pair, and only with 16-bit positions allowed
   auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);

@@ -78,6 +78,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -669,14 +670,17 @@ inline std::vector<int32_t> spmm_panel_rows_for(const spmm_kernel_key& k, int va
   return fit;
 }
 
-/// K splits worth trying for a tensor-core kernel: 1, and when the tiles of
-/// C are too few to fill the GPU once (one block per tile, as many blocks
-/// resident as threads allow), the smallest power of two p that fills it,
-/// and p / 4, p / 2 and 2 p (occupancy is often below the thread limit, and
-/// every split adds atomics), each leaving every split at least two k steps. n <= 0: 1 and
-/// 3 (an uneven split, for the tests).
-inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const row_stats& s,
-                                               int64_t resident_threads, int32_t n) {
+/// K splits worth trying for a tensor-core kernel. `wave`: blocks of this
+/// kernel the GPU holds at once (the tuner asks the CUDA occupancy API;
+/// threads / block size without it). 1 always; and when the tiles of C are
+/// too few to fill the GPU once (one block per tile): the smallest power of
+/// two p that fills it, p / 2 and 2 p (every split adds atomics, so fewer
+/// can win), and the splits that fill one and two waves exactly (floor(w x
+/// wave / tiles)), since a last wave a third full costs nearly a whole
+/// wave; each leaving every split at least two k steps. n <= 0: 1 and 3 (an
+/// uneven split, for the tests).
+inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const row_stats& s, int64_t wave,
+                                               int32_t n) {
   std::vector<int32_t> out{1};
   const int64_t k_steps = (static_cast<int64_t>(s.cols) + k.tile.k - 1) / k.tile.k;
   if (n <= 0) {
@@ -685,11 +689,17 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
   }
   const int64_t tiles = (static_cast<int64_t>(s.rows) + k.tile.m - 1) / k.tile.m *
                         ((static_cast<int64_t>(n) + k.tile.n - 1) / k.tile.n);
-  const int64_t wave = std::max<int64_t>(1, resident_threads / k.block_threads);
-  int32_t p = 1;
+  wave = std::max<int64_t>(1, wave);
+  int64_t p = 1;
   while (tiles * p < wave && p < 64) p *= 2;
-  for (int32_t c : {p / 4, p / 2, p, 2 * p})
-    if (c > 1 && k_steps >= 2 * c) out.push_back(c);
+  auto add = [&](int64_t c) {
+    if (c > 1 && k_steps >= 2 * c && std::find(out.begin(), out.end(), c) == out.end())
+      out.push_back(static_cast<int32_t>(c));
+  };
+  for (int64_t c : {p / 2, p, 2 * p}) add(c);
+  if (tiles < wave)
+    for (int64_t waves : {1, 2}) add(waves * wave / tiles);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -701,13 +711,13 @@ inline schedule_params spmm_schedule_params(const spmm_config& c, int value_byte
 /// The search space for a weight, N columns (n <= 0: every shape, caps for
 /// one chunk) and the given layouts: kernel keys x segment caps x item
 /// orders, and for column-major B both the staged (Bt) and the gather (Bc)
-/// kernels.
-inline std::vector<spmm_config> spmm_space(int value_bytes, const row_stats& s, int64_t resident_threads, int32_t n,
-                                           dense_layout b_layout, dense_layout c_layout,
-                                           const std::vector<index_kind>& index_kinds = {index_kind::u16,
-                                                                                         index_kind::i32},
-                                           const std::vector<item_order>& orders = {item_order::longest_first,
-                                                                                    item_order::row_order}) {
+/// kernels. tensor_wave(key), when given: blocks of a tensor-core kernel the
+/// GPU holds at once (else resident_threads / its block size).
+inline std::vector<spmm_config> spmm_space(
+    int value_bytes, const row_stats& s, int64_t resident_threads, int32_t n, dense_layout b_layout,
+    dense_layout c_layout, const std::vector<index_kind>& index_kinds = {index_kind::u16, index_kind::i32},
+    const std::vector<item_order>& orders = {item_order::longest_first, item_order::row_order},
+    const std::function<int64_t(const spmm_kernel_key&)>& tensor_wave = {}) {
   std::vector<spmm_config> out;
   for (const auto& k : spmm_kernel_keys()) {
     if (b_layout == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
@@ -715,7 +725,8 @@ inline std::vector<spmm_config> spmm_space(int value_bytes, const row_stats& s, 
     if (std::find(index_kinds.begin(), index_kinds.end(), k.index) == index_kinds.end()) continue;
     if (k.tensor_tiled()) {  // no cap, no order (tiles, not items): k splits
       if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
-      for (int32_t splits : spmm_tensor_splits(k, s, resident_threads, n)) {
+      const int64_t wave = tensor_wave ? tensor_wave(k) : resident_threads / k.block_threads;
+      for (int32_t splits : spmm_tensor_splits(k, s, wave, n)) {
         spmm_config c{k, 0, item_order::longest_first, b_layout, c_layout};
         c.k_splits = splits;
         out.push_back(c);

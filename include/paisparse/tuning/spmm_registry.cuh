@@ -55,6 +55,10 @@ template <class T>
 struct spmm_kernel_entry {
   spmm_kernel_key key;
   spmm_launch_fn<T> launch;
+  /// Tensor-core kernels (dense tiles and register-built): blocks of the
+  /// kernel one SM holds at once for that B layout (CUDA occupancy API), for
+  /// the tuner's k splits; null for the other kernels.
+  int (*resident_blocks)(bool b_row_major) = nullptr;
 };
 
 namespace detail {
@@ -151,6 +155,16 @@ void allow_dynamic_smem(Kernel kernel, int bytes) {
   (void)done;
 }
 
+/// Blocks of `kernel` (threads each, `bytes` of dynamic shared memory) one
+/// SM holds at once.
+template <class Tag, class Kernel>
+int resident_blocks(Kernel kernel, int threads, int bytes) {
+  allow_dynamic_smem<Tag>(kernel, bytes);
+  int blocks = 0;
+  PAISPARSE_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, kernel, threads, bytes));
+  return blocks;
+}
+
 /// Fills what the tensor-core kernels' parameters share: B (16-byte
 /// alignment for cp.async), C, N in blocks of TileN columns, the epilog.
 template <int TileN, class T>
@@ -202,7 +216,19 @@ struct spmm_tensor_composition {
     else run<false>(a, st);
   }
 
+  static int resident_blocks(bool b_row_major) {
+    return b_row_major ? detail::resident_blocks<parts<true>>(kernel_of<true>(), threads, parts<true>::smem_bytes)
+                       : detail::resident_blocks<parts<false>>(kernel_of<false>(), threads, parts<false>::smem_bytes);
+  }
+
  private:
+  template <bool BRowMajor>
+  static auto kernel_of() {
+    using P = parts<BRowMajor>;
+    return &spmm_tensor_kernel<typename P::prolog, typename P::b_stage, typename P::reduction, typename P::epilog,
+                               threads, TileM, TileN, TileK>;
+  }
+
   template <bool BRowMajor>
   static void run(const spmm_launch_args<T>& a, cudaStream_t st) {
     using P = parts<BRowMajor>;
@@ -212,8 +238,7 @@ struct spmm_tensor_composition {
     PAISPARSE_EXPECTS(tw != nullptr && tw->tile_m() == TileM && tw->tile_k() == TileK,
                       "spmm: a tensor-core kernel with " << TileM << " x " << TileK
                                                          << " tiles needs a weight tiled the same way");
-    auto kernel = &spmm_tensor_kernel<typename P::prolog, typename P::b_stage, typename P::reduction,
-                                      typename P::epilog, threads, TileM, TileN, TileK>;
+    auto kernel = kernel_of<BRowMajor>();
     detail::allow_dynamic_smem<P>(kernel, P::smem_bytes);
     spmm_tensor_params<T> p;
     p.w = tw->view();
@@ -277,7 +302,19 @@ struct spmm_fragment_composition {
     else run<false>(a, st);
   }
 
+  static int resident_blocks(bool b_row_major) {
+    return b_row_major ? detail::resident_blocks<parts<true>>(kernel_of<true>(), threads, parts<true>::smem_bytes)
+                       : detail::resident_blocks<parts<false>>(kernel_of<false>(), threads, parts<false>::smem_bytes);
+  }
+
  private:
+  template <bool BRowMajor>
+  static auto kernel_of() {
+    using P = parts<BRowMajor>;
+    return &spmm_fragment_kernel<typename P::prolog, typename P::b_stage, typename P::reduction, typename P::epilog,
+                                 threads, TileM, TileN, TileK, WarpsM, WarpsK>;
+  }
+
   template <bool BRowMajor>
   static void run(const spmm_launch_args<T>& a, cudaStream_t st) {
     using P = parts<BRowMajor>;
@@ -285,8 +322,7 @@ struct spmm_fragment_composition {
     if (w.rows() == 0 || a.n <= 0) return;
     const device_fragment_weight* fw = w.fragments();
     PAISPARSE_EXPECTS(fw != nullptr, "spmm: a register-built tensor-core kernel needs a fragment weight");
-    auto kernel = &spmm_fragment_kernel<typename P::prolog, typename P::b_stage, typename P::reduction,
-                                        typename P::epilog, threads, TileM, TileN, TileK, WarpsM, WarpsK>;
+    auto kernel = kernel_of<BRowMajor>();
     detail::allow_dynamic_smem<P>(kernel, P::smem_bytes);
     spmm_fragment_params<T> p;
     p.w = fw->view();
@@ -362,8 +398,8 @@ template <class T, class I, std::size_t Tile>
 void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_tensor_tiles[Tile];
   if constexpr (space::spmm_tensor && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_tensor_shape_ok(t)) {
-    out.push_back({spmm_kernel_key::tensor(t),
-                   &spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n, t.warps_k>::launch});
+    using C = spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n, t.warps_k>;
+    out.push_back({spmm_kernel_key::tensor(t), &C::launch, &C::resident_blocks});
   }
 }
 
@@ -381,8 +417,8 @@ template <class T, class I, std::size_t Tile>
 void add_spmm_fragment_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_fragment_tiles[Tile];
   if constexpr (space::spmm_fragment && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_fragment_shape_ok(t)) {
-    out.push_back({spmm_kernel_key::tensor(t, true),
-                   &spmm_fragment_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_k>::launch});
+    using C = spmm_fragment_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_k>;
+    out.push_back({spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks});
   }
 }
 
@@ -419,17 +455,25 @@ const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
   return entries;
 }
 
-/// The launcher for a kernel key, or throws naming why it is not available.
+/// The table entry of a kernel key, or throws naming why it is not available.
 template <class T>
-spmm_launch_fn<T> find_spmm_kernel(const spmm_kernel_key& key) {
+const spmm_kernel_entry<T>& find_spmm_entry(const spmm_kernel_key& key) {
   const std::string why = spmm_cannot_implement(key, static_cast<int>(sizeof(T)));
   PAISPARSE_EXPECTS(why.empty(), "spmm kernel " << spmm_config{key}.name() << ": " << why);
   const auto& table = key.index == index_kind::u16 ? spmm_kernels<T, uint16_t>() : spmm_kernels<T, int32_t>();
+  const spmm_kernel_entry<T>* found = nullptr;
   for (const auto& e : table)
-    if (e.key == key) return e.launch;
-  PAISPARSE_FAIL("spmm kernel " << spmm_config{key}.name() << " for " << value_type_name<T>()
-                                 << " is not compiled in (see PAISPARSE_SPMM_* in tuning/spmm_config.hpp)");
-  return nullptr;  // not reached
+    if (e.key == key) found = &e;
+  PAISPARSE_EXPECTS(found != nullptr, "spmm kernel " << spmm_config{key}.name() << " for " << value_type_name<T>()
+                                                     << " is not compiled in (see PAISPARSE_SPMM_* in "
+                                                        "tuning/spmm_config.hpp)");
+  return *found;
+}
+
+/// The launcher for a kernel key, or throws naming why it is not available.
+template <class T>
+spmm_launch_fn<T> find_spmm_kernel(const spmm_kernel_key& key) {
+  return find_spmm_entry<T>(key).launch;
 }
 
 }  // namespace paisparse

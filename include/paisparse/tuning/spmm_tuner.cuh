@@ -102,8 +102,18 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   PAISPARSE_EXPECTS(opt.warmup >= 0, "tune_options::warmup = " << opt.warmup << ", expected >= 0");
 
   const row_stats stats = compute_row_stats(w);
+  // k splits of the tensor-core kernels from the blocks the GPU really holds
+  // (their shared memory and registers, not only their threads)
+  int dev = 0, sms = 0;
+  PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
+  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  auto tensor_wave = [&](const spmm_kernel_key& k) -> int64_t {
+    const auto blocks = find_spmm_entry<T>(k).resident_blocks;
+    return blocks ? static_cast<int64_t>(sms) * blocks(layouts.b == dense_layout::row_major)
+                  : detail::resident_threads() / k.block_threads;
+  };
   std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
-                                              layouts.b, layouts.c, opt.index_kinds, opt.orders);
+                                              layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave);
   if (!opt.filter.empty())
     space.erase(std::remove_if(space.begin(), space.end(),
                                [&](const spmm_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
