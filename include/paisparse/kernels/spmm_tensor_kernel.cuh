@@ -21,8 +21,6 @@
 // its zeroed W buffer, and the words of step s + 2 are loaded. Within a
 // step, warps that finished multiplying build the next tile while others
 // still multiply. A step whose W tile holds no nonzero skips the multiply.
-// Where each tile's words start comes from registers (tile_offsets, loaded
-// 32 steps ahead), so only the words themselves are waited for.
 //
 // Split K: with k_splits > 1 the k steps of a tile of C are shared by
 // k_splits blocks (a short, wide layer has too few tiles of C to fill the
@@ -188,33 +186,31 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
 
   typename Reduction::accumulators acc;
   Reduction::clear(acc);
-  tile_offsets offsets(p.w.tile_ptr + tile0, k_tiles, lane);
   typename WProlog::staged words;  // the next step's packed nonzeros
   if (k_tiles > 0) {
     WProlog::zero(a_buf(0), tid);
     if (k_tiles > 1) WProlog::zero(a_buf(1), tid);
     stage_b(0);
     stage_b(1);
-    WProlog::load(p.w, offsets.at(0), offsets.at(1), tid, words);
+    WProlog::load(p.w, tile0, tid, words);
     __syncthreads();  // zeroed
     WProlog::scatter(p.w, words, a_buf(0), tid);
-    if (k_tiles > 1) WProlog::load(p.w, offsets.at(1), offsets.at(2), tid, words);
+    if (k_tiles > 1) WProlog::load(p.w, tile0 + 1, tid, words);
   }
   // Step s, behind one barrier: B of step s + 2 is issued (cp.async), step
   // s multiplies, step s + 1's nonzeros (in registers since step s - 1) are
   // scattered into its zeroed buffer, step s + 2's words are loaded and its
   // W buffer (read by step s - 1) is zeroed.
   for (int32_t s = 0; s < k_tiles; ++s) {
-    offsets.enter(s, lane);
     detail::cp_async_wait<1>();  // this thread's part of B for step s
     __syncthreads();  // step s's operands are in place; step s - 1's buffers are free
     stage_b(s + 2);
-    if (offsets.at(s + 1) != offsets.at(s))
+    if (p.w.tile_ptr[tile0 + s + 1] != p.w.tile_ptr[tile0 + s])
       Reduction::template accumulate<WProlog::ld, BStage::ld>(a_buf(s), b_buf(s), warp, lane, acc);
     if (s + 1 < k_tiles) {
       WProlog::scatter(p.w, words, a_buf(s + 1), tid);
       if (s + 2 < k_tiles) {
-        WProlog::load(p.w, offsets.at(s + 2), offsets.at(s + 3), tid, words);
+        WProlog::load(p.w, tile0 + s + 2, tid, words);
         WProlog::zero(a_buf(s + 2), tid);
       }
     }

@@ -1,9 +1,6 @@
 // paisparse prolog policies of the tensor-core SpMM path ("load sparse,
 // compute dense"): they fill the two shared-memory operands of one k step.
 //
-//   tile_offsets          where each of a block's tiles starts in the
-//                         packed words (tile_ptr), held in registers 32
-//                         steps ahead, so that no step waits on tile_ptr.
 //   tile_scatter_prolog   the weight: a tile_m x tile_k tile of W (format/
 //                         tiled_weight.cuh) is read as packed words, 4 per
 //                         16-byte load, into registers (issued one k step
@@ -30,38 +27,6 @@
 
 namespace paisparse {
 
-/// A block's run of word offsets, tile_ptr[tile0 + t] for t = 0..steps,
-/// held in registers: lane l of every warp holds entry 32 w + l of window w
-/// (`cur`) and of window w + 1 (`next`), and entry t comes out with one
-/// shuffle. Entering a window loads the one after it, 32 steps before it is
-/// needed, so a step's offsets never wait on memory (they used to cost two
-/// dependent loads a step: the step's own test and the next tile's load).
-/// Every lane of a warp calls every function, with warp-uniform arguments.
-struct tile_offsets {
-  const int32_t* ptr;  // tile_ptr + tile0
-  int32_t steps;       // entries 0..steps are the block's
-  int32_t window;      // entries of `cur`: 32 window ..
-  int32_t cur, next;
-
-  __device__ __forceinline__ tile_offsets(const int32_t* tile_ptr, int32_t steps_, int lane)
-      : ptr(tile_ptr), steps(steps_), window(0), cur(ptr[min(lane, steps_)]), next(ptr[min(32 + lane, steps_)]) {}
-
-  /// Entry t, for t in [32 window, 32 window + 63].
-  __device__ __forceinline__ int32_t at(int32_t t) const {
-    if ((t >> 5) == window) return __shfl_sync(0xffffffffu, cur, t & 31);
-    return __shfl_sync(0xffffffffu, next, t & 31);
-  }
-
-  /// Called at every step s: at the first step of each window past the
-  /// first, moves to it and loads the window after it.
-  __device__ __forceinline__ void enter(int32_t s, int lane) {
-    if (s == 0 || (s & 31) != 0) return;
-    cur = next;
-    ++window;
-    next = ptr[min(32 * (window + 1) + lane, steps)];
-  }
-};
-
 template <class T, int Threads, int TileM, int TileK, int Regs = 2>
 struct tile_scatter_prolog {
   static_assert(sizeof(T) == 2, "tile_scatter_prolog: 16-bit values only");
@@ -77,12 +42,10 @@ struct tile_scatter_prolog {
     int32_t begin, end;  // the tile's words
   };
 
-  /// Issues the loads of the tile whose words are [begin, end) (tile_ptr[t]
-  /// and tile_ptr[t + 1], from tile_offsets).
-  __device__ __forceinline__ static void load(const tiled_weight_view& v, int32_t begin, int32_t end, int tid,
-                                              staged& s) {
-    s.begin = begin;
-    s.end = end;
+  /// Issues the loads of tile `t` (words [tile_ptr[t], tile_ptr[t + 1])).
+  __device__ __forceinline__ static void load(const tiled_weight_view& v, int64_t t, int tid, staged& s) {
+    s.begin = v.tile_ptr[t];
+    s.end = v.tile_ptr[t + 1];
 #pragma unroll
     for (int r = 0; r < Regs; ++r) {
       const int32_t i = s.begin + (r * Threads + tid) * 4;
