@@ -343,8 +343,12 @@ TEST(SpmmConfig, TensorCoreNames) {
     ASSERT_GT(sw.size(), 1u);  // 16 tiles of C: splits of 128 (> 64: capped) ... each >= 2 of 192 steps
     for (int32_t x : sw) EXPECT_LE(2 * x, 192);
     EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 2112, 0), (std::vector<int32_t>{1, 3}));
-    // 6 blocks an SM (shared memory): 792 resident; 16 tiles: p = 64 and 32, and 49 (one whole wave)
-    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 792, 32), (std::vector<int32_t>{1, 32, 49, 64}));
+    // 6 blocks an SM (shared memory): 792 resident; 16 tiles: p = 64 and 32, 49 (one whole wave), and 128 and
+    // 99 (two waves) cut to 96, half the steps
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(wide), 792, 32), (std::vector<int32_t>{1, 32, 49, 64, 96}));
+    // a K of 47 steps: every split wanted is cut to 23
+    const auto narrow = random_csr<float>(256, 3000, 0.01, row_distribution::uniform, 0, 4);
+    EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(narrow), 660, 32), (std::vector<int32_t>{1, 23}));
     // 4096 rows, N = 32: 64 x 1 tiles, 192 steps: 8, 16, 32 (p = 16: 1024 blocks fill 792) and 12, 24 (1 and 2 waves)
     const auto sq = random_csr<float>(4096, 12288, 0.01, row_distribution::uniform, 0, 4);
     EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(sq), 792, 32), (std::vector<int32_t>{1, 8, 12, 16, 24, 32}));

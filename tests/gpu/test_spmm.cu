@@ -547,7 +547,9 @@ TYPED_TEST(SpmmTuner, ReturnsACheckedPlanAndTheWholeTable) {
   opt.on_progress = [&](int, int, const std::string&) { ++progress_calls; };
   auto res = tune_spmm(w, n, {}, opt);
   const auto space = spmm_space(sizeof(T), compute_row_stats(w), detail::resident_threads(), n,
-                                dense_layout::col_major, dense_layout::col_major);
+                                dense_layout::col_major, dense_layout::col_major, {index_kind::u16, index_kind::i32},
+                                {item_order::longest_first, item_order::row_order},
+                                detail::spmm_tensor_wave<T>(dense_layout::col_major));
   EXPECT_EQ(res.candidates.size(), space.size());
   EXPECT_GT(progress_calls, 0);
   EXPECT_FALSE(res.budget_exhausted);

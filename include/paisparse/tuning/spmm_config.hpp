@@ -677,7 +677,8 @@ inline std::vector<int32_t> spmm_panel_rows_for(const spmm_kernel_key& k, int va
 /// two p that fills it, p / 2 and 2 p (every split adds atomics, so fewer
 /// can win), and the splits that fill one and two waves exactly (floor(w x
 /// wave / tiles)), since a last wave a third full costs nearly a whole
-/// wave; each leaving every split at least two k steps. n <= 0: 1 and 3 (an
+/// wave; each at most half the k steps (every split gets two at least), so
+/// a K too short for a split offers that half instead. n <= 0: 1 and 3 (an
 /// uneven split, for the tests).
 inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const row_stats& s, int64_t wave,
                                                int32_t n) {
@@ -693,8 +694,8 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
   int64_t p = 1;
   while (tiles * p < wave && p < 64) p *= 2;
   auto add = [&](int64_t c) {
-    if (c > 1 && k_steps >= 2 * c && std::find(out.begin(), out.end(), c) == out.end())
-      out.push_back(static_cast<int32_t>(c));
+    c = std::min(c, k_steps / 2);
+    if (c > 1 && std::find(out.begin(), out.end(), c) == out.end()) out.push_back(static_cast<int32_t>(c));
   };
   for (int64_t c : {p / 2, p, 2 * p}) add(c);
   if (tiles < wave)

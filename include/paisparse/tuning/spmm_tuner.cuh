@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <iomanip>
 #include <ostream>
 #include <sstream>
@@ -92,6 +93,24 @@ struct spmm_tune_result {
 /// Tunes SpMM for `w` and n columns (the plan then runs any N up to n) with
 /// the given layouts, on the current device. Blocking. Throws if no candidate
 /// passes. B and C use tight leading dimensions (K or N for B, M or N for C).
+namespace detail {
+/// For spmm_space: blocks of a tensor-core kernel the GPU holds at once with
+/// B in layout `b`, from the occupancy API (their shared memory and
+/// registers, not only their threads), so that the k splits tried fill
+/// whole waves.
+template <class T>
+std::function<int64_t(const spmm_kernel_key&)> spmm_tensor_wave(dense_layout b) {
+  int dev = 0, sms = 0;
+  PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
+  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  const int64_t threads = resident_threads();
+  return [sms, threads, b](const spmm_kernel_key& k) -> int64_t {
+    const auto blocks = find_spmm_entry<T>(k).resident_blocks;
+    return blocks ? static_cast<int64_t>(sms) * blocks(b == dense_layout::row_major) : threads / k.block_threads;
+  };
+}
+}  // namespace detail
+
 template <class T>
 spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_layouts layouts = {},
                               const tune_options& opt = {}) {
@@ -102,18 +121,9 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   PAISPARSE_EXPECTS(opt.warmup >= 0, "tune_options::warmup = " << opt.warmup << ", expected >= 0");
 
   const row_stats stats = compute_row_stats(w);
-  // k splits of the tensor-core kernels from the blocks the GPU really holds
-  // (their shared memory and registers, not only their threads)
-  int dev = 0, sms = 0;
-  PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
-  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  auto tensor_wave = [&](const spmm_kernel_key& k) -> int64_t {
-    const auto blocks = find_spmm_entry<T>(k).resident_blocks;
-    return blocks ? static_cast<int64_t>(sms) * blocks(layouts.b == dense_layout::row_major)
-                  : detail::resident_threads() / k.block_threads;
-  };
-  std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
-                                              layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave);
+  std::vector<spmm_config> space =
+      spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n, layouts.b, layouts.c,
+                 opt.index_kinds, opt.orders, detail::spmm_tensor_wave<T>(layouts.b));
   if (!opt.filter.empty())
     space.erase(std::remove_if(space.begin(), space.end(),
                                [&](const spmm_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
