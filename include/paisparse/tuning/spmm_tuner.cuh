@@ -90,9 +90,6 @@ struct spmm_tune_result {
   }
 };
 
-/// Tunes SpMM for `w` and n columns (the plan then runs any N up to n) with
-/// the given layouts, on the current device. Blocking. Throws if no candidate
-/// passes. B and C use tight leading dimensions (K or N for B, M or N for C).
 namespace detail {
 /// For spmm_space: blocks of a tensor-core kernel the GPU holds at once with
 /// B in layout `b`, from the occupancy API (their shared memory and
@@ -111,6 +108,9 @@ std::function<int64_t(const spmm_kernel_key&)> spmm_tensor_wave(dense_layout b) 
 }
 }  // namespace detail
 
+/// Tunes SpMM for `w` and n columns (the plan then runs any N up to n) with
+/// the given layouts, on the current device. Blocking. Throws if no candidate
+/// passes. B and C use tight leading dimensions (K or N for B, M or N for C).
 template <class T>
 spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_layouts layouts = {},
                               const tune_options& opt = {}) {
