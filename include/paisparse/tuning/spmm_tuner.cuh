@@ -143,9 +143,9 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   const bool window_first = n >= 64 && w.density() <= 0.06;  // see the header comment
-  const bool fragment_first = false;  // spmm.tf has not won a case yet (docs: issue 3 note)
-  auto family = [tensor_first, window_first, fragment_first](const spmm_config& c) {
-    if (c.kernel.access == spmm_b_access::fragment) return fragment_first ? 0 : 3;
+  auto family = [tensor_first, window_first](const spmm_config& c) {
+    // spmm.tf has won no case measured (docs/PERFORMANCE.md): after the others
+    if (c.kernel.access == spmm_b_access::fragment) return 3;
     if (c.kernel.access == spmm_b_access::window) return window_first ? 0 : 3;
     if (c.kernel.access == spmm_b_access::panel) return 4;
     return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 1 : 2;
