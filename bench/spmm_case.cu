@@ -293,6 +293,13 @@ void run_typed(benchmark::State& state, const case_spec& spec, const bench_optio
     if (!ps.graph_ok)
       std::cerr << "paisparse_bench: " << spec.name << ": paisparse graph capture failed: " << ps.graph_error << "\n";
     state.counters["paisparse_copies"] = copies;
+    // The same plans without programmatic dependent launch: kernel against
+    // kernel, no overlap of a call's kernels with each other or with the call before.
+    for (auto& p : plans) p.set_overlap(false);
+    const rotation_timing nopdl = time_rotation(launch, copies, ropt, stream);
+    for (auto& p : plans) p.set_overlap(true);
+    state.counters["paisparse_nopdl_us"] = nopdl.stream.median;
+    if (nopdl.graph_ok) state.counters["paisparse_nopdl_graph_us"] = nopdl.graph.median;
   }
   set_timing_counters(state, "paisparse", ps);
   res.paisparse_us = ps.stream.median;

@@ -79,15 +79,15 @@ def spmv_table(rows):
 
 
 def spmm_table(rows):
-    print("| case | N | nnz | paisparse graph / stream us | cuSPARSE graph / stream us (alg) | cuSPARSE either layout, "
-          "graph us | cuBLAS graph / stream us | x cuSPARSE (graph) | x cuBLAS (graph) | floor us | floor / time "
-          "| GB/s | config | tune s |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | N | nnz | paisparse graph / stream us | no-overlap graph us | cuSPARSE graph / stream us (alg) "
+          "| cuSPARSE either layout, graph us | cuBLAS graph / stream us | x cuSPARSE (graph) | x cuBLAS (graph) "
+          "| floor us | floor / time | GB/s | config | tune s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for b in rows:
         name = case_name(b)
         n = n_of(b, name)
         if b.get("error_occurred"):
-            print(f"| {name} | {n} | | ERROR: {b.get('error_message', '')} | | | | | | | | | | |")
+            print(f"| {name} | {n} | | ERROR: {b.get('error_message', '')} | | | | | | | | | | | |")
             continue
         g = b.get
         alg = g("cusparse_graph_alg")
@@ -97,7 +97,8 @@ def spmm_table(rows):
         if any_alg is not None:
             any_txt += f" ({SPMM_ALGS.get(int(any_alg), '?')}, {'row' if g('cusparse_any_graph_row_major') else 'col'})"
         print(f"| {name} | {n} | {g('nnz', 0) / 1e6:.2f}M | {fmt(g('paisparse_graph_us'))} / {fmt(g('paisparse_us'))} "
-              f"| {fmt(g('cusparse_graph_us'))} / {fmt(g('cusparse_us'))} ({alg}) | {any_txt} "
+              f"| {fmt(g('paisparse_nopdl_graph_us'))} | {fmt(g('cusparse_graph_us'))} / {fmt(g('cusparse_us'))} ({alg}) "
+              f"| {any_txt} "
               f"| {fmt(g('cublas_graph_us'))} / {fmt(g('cublas_us'))} | {fmt(g('speedup_vs_cusparse'))} "
               f"| {fmt(g('speedup_vs_cublas'))} | {fmt(g('floor_us'))} | {fmt(g('floor_fraction'))} "
               f"| {fmt(g('GB/s'), 0)} | `{g('label', '')}` | {fmt(g('tune_s'), 1)} |")
@@ -121,17 +122,19 @@ def geomean_table(rows):
         groups[key]["cublas"].append(g("speedup_vs_cublas"))
         if g("paisparse_nopdl_graph_us") and g("cusparse_graph_us"):
             groups[key]["cusp_nopdl"].append(g("cusparse_graph_us") / g("paisparse_nopdl_graph_us"))
+        if g("paisparse_nopdl_graph_us") and g("cublas_graph_us"):
+            groups[key]["cublas_nopdl"].append(g("cublas_graph_us") / g("paisparse_nopdl_graph_us"))
         groups[key]["floor"].append(g("floor_fraction"))
     if not groups:
         return
     print()
     print("| type | set | N | layout | cases | x cuSPARSE graph | x cuSPARSE stream | x cuSPARSE, no overlap (graph) "
-          "| x cuSPARSE either layout (graph) | x cuBLAS graph | floor / time (geomean) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| x cuSPARSE either layout (graph) | x cuBLAS graph | x cuBLAS, no overlap (graph) | floor / time (geomean) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (t, s, n, lay), d in sorted(groups.items()):
         print(f"| {t} | {s} | {n} | {lay or '-'} | {len(d['cusp'])} | {fmt(geomean(d['cusp']))} "
               f"| {fmt(geomean(d['cusp_s']))} | {fmt(geomean(d['cusp_nopdl']))} | {fmt(geomean(d['cusp_any']))} "
-              f"| {fmt(geomean(d['cublas']))} | {fmt(geomean(d['floor']))} |")
+              f"| {fmt(geomean(d['cublas']))} | {fmt(geomean(d['cublas_nopdl']))} | {fmt(geomean(d['floor']))} |")
 
 
 def breakeven_table(rows):

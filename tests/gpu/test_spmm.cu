@@ -181,8 +181,9 @@ int check_spmm_candidates(const host_csr<float>& w32, const std::string& what, u
       try {
         const spmm_schedule<T>& s = cache.get(c);
         poison(p.dc);
+        // half of them with programmatic dependent launch (the staging kernel and the SpMM kernel overlap)
         spmm_execute(c, find_spmm_kernel<T>(c.kernel), s, staged.data(), detail::spmm_staged_ld<T>(sweep_max_n),
-                     p.b(), p.c(), p.n, epilog_params<T>{}, nullptr);
+                     p.b(), p.c(), p.n, epilog_params<T>{}, nullptr, i % 2 == 0);
         PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
       } catch (const paisparse::error& e) {  // name the culprit, then give up (CUDA errors are sticky)
         std::printf("SWEEP-ERROR %s %s %s %s: %s\n", what.c_str(), value_type_name<T>(), c.name().c_str(),
@@ -324,7 +325,7 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
             if (c.b_layout != lp.b || c.c_layout != lp.c) continue;
             poison(p.dc);
             spmm_execute(c, find_spmm_kernel<T>(c.kernel), cache.get(c), staged.data(), staged_ld, p.b(), p.c(),
-                         p.n, epilog_params<T>{}, nullptr);
+                         p.n, epilog_params<T>{}, nullptr, total % 2 == 0);
             PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());
             int64_t holes = 0;
             const double err = p.check(holes);
@@ -450,6 +451,65 @@ TYPED_TEST(SpmmApi, GraphReplayRepeatedRunsSplitRowsAndSmallerN) {
     cudaGraphDestroy(g);
     cudaStreamDestroy(s);
   }
+}
+
+TYPED_TEST(SpmmApi, ChainedLayersWithProgrammaticDependentLaunch) {
+  // Plans launch with programmatic dependent launch by default: each kernel
+  // starts while the one before it in the stream runs and must wait for it
+  // before reading B (its output) and writing C (which it may still read).
+  // A chain of three layers, each reading the previous layer's output, runs
+  // twice back to back on one stream with no synchronisation, the second
+  // time on another input; afterwards every layer's output must be its
+  // weight times the previous layer's final output. A kernel that read B
+  // before its producer ended would have read the poison (first pass) or the
+  // first pass's values (second pass). One configuration of each kernel
+  // family, staging and split the space offers for this weight.
+  using T = TypeParam;
+  constexpr int32_t dim = 1024, n = 32, layers = 3;
+  std::vector<host_csr<T>> ws;
+  for (int l = 0; l < layers; ++l)
+    ws.push_back(convert_values<T>(random_csr<float>(dim, dim, 0.2, row_distribution::lognormal, 1.0, 60 + l)));
+  std::map<std::tuple<int, bool, bool, bool>, spmm_config> picks;
+  for (const auto& c : spmm_space(sizeof(T), compute_row_stats(ws[0]), detail::resident_threads(), n,
+                                  dense_layout::col_major, dense_layout::col_major))
+    picks.emplace(std::tuple{static_cast<int>(c.kernel.access), c.stages_b(), c.k_splits > 1, c.segment_cap > 0}, c);
+  ASSERT_GE(picks.size(), 4u);
+  const epilog_params<T> ep{0.125f};  // alpha: keeps the chain's magnitudes near the input's
+  std::vector<device_buffer<T>> y;    // y[0]: the input, y[l + 1]: layer l's output
+  for (int l = 0; l <= layers; ++l) y.emplace_back(static_cast<std::size_t>(dim) * n);
+  const std::vector<T> x1 = detail::random_vector<T>(y[0].size(), 71), x2 = detail::random_vector<T>(y[0].size(), 72);
+  device_buffer<T> dx1(x1), dx2(x2);
+  cudaStream_t st;
+  PAISPARSE_CUDA_TRY(cudaStreamCreate(&st));
+  int families = 0;
+  for (const auto& [key, cfg] : picks) {
+    SCOPED_TRACE(cfg.name());
+    std::vector<spmm_plan<T>> plans;
+    for (const auto& w : ws) plans.emplace_back(w, cfg, n);
+    ASSERT_TRUE(plans[0].overlap());
+    for (auto& d : y) poison(d);
+    for (const device_buffer<T>* x : {&dx1, &dx2}) {
+      PAISPARSE_CUDA_TRY(cudaMemcpyAsync(y[0].data(), x->data(), x->size() * sizeof(T), cudaMemcpyDeviceToDevice, st));
+      for (int l = 0; l < layers; ++l)
+        plans[static_cast<std::size_t>(l)].run(col_major_view<const T>(y[l].data(), y[l].size(), dim),
+                                               col_major_view<T>(y[l + 1].data(), y[l + 1].size(), dim), n, ep, st);
+    }
+    PAISPARSE_CUDA_TRY(cudaStreamSynchronize(st));
+    std::vector<T> in = x2;
+    for (int l = 0; l < layers; ++l) {
+      const std::vector<T> out = y[static_cast<std::size_t>(l) + 1].to_host();
+      const auto ref = spmm_reference(ws[static_cast<std::size_t>(l)],
+                                      host_dense_ref<T>{&in, dense_layout::col_major, dim}, n, ep.alpha);
+      EXPECT_LE(relative_error(compact_row_major(out, dim, n, dim, dense_layout::col_major), ref),
+                relative_tolerance<T>())
+          << "layer " << l;
+      in = out;
+    }
+    ++families;
+  }
+  cudaStreamDestroy(st);
+  std::printf("  chained layers %-5s: %d configurations (one per family, staging and split)\n", value_type_name<T>(),
+              families);
 }
 
 TYPED_TEST(SpmmApi, DeviceErrorCheckMatchesTheHost) {

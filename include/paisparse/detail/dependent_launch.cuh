@@ -2,14 +2,20 @@
 //
 // A kernel launched with the programmatic-stream-serialization attribute may
 // start while the previous kernel in the stream is still running. paisparse
-// kernels read only their own immutable weight before calling
-// wait_for_inputs(); x, y and bias, which the previous kernel may produce, are
-// read after it. So the weight fetch of one layer overlaps the tail of the
-// previous layer. On GPUs before sm_90, or when launched without the
-// attribute, both calls do nothing.
+// kernels (SpMV, SpMM, the SpMM staging copy of B) read only their own
+// immutable weight before calling wait_for_inputs(); x / B, y / C, bias and
+// the split-row and split-K workspaces, which the previous kernel may write
+// or still read, are touched after it, and x / B with coherent loads (a
+// non-coherent ld.global.nc may be reordered before the wait or see stale
+// data). So the weight fetch of one layer overlaps the tail of the previous
+// layer. On GPUs before sm_90, or when launched without the attribute, both
+// calls do nothing.
 #pragma once
 
 #include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <utility>
 
 namespace paisparse::detail {
 
@@ -28,15 +34,16 @@ __device__ __forceinline__ void allow_dependent_launch() {
 #endif
 }
 
-/// Launches `kernel` on `stream`; with `overlap`, with programmatic stream
-/// serialization (the kernel may start before the previous one ends).
+/// Launches `kernel` on `stream` with `smem` bytes of dynamic shared memory;
+/// with `overlap`, with programmatic stream serialization (the kernel may
+/// start before the previous one ends).
 template <class... Params, class... Args>
-cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, bool overlap,
-                          Args&&... args) {
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
+                          bool overlap, Args&&... args) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;
-  cfg.dynamicSmemBytes = 0;
+  cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;

@@ -15,20 +15,31 @@ struct raw_vec {
   static_assert(Bytes == 4 || Bytes == 8 || Bytes % 16 == 0, "raw_vec: Bytes must be 4, 8 or a multiple of 16");
   uint32_t w[Bytes / 4];
 
-  /// Read-only, non-coherent load (weights are immutable during a call).
+  /// Loads Bytes from p. Default: read-only, non-coherent (ld.global.nc; the
+  /// weights are immutable during a call). Coherent: ld.global.ca, for data
+  /// the previous kernel in the stream may write (an SpMM's B), which with
+  /// programmatic dependent launch must not be read through the non-coherent
+  /// path (see detail/dependent_launch.cuh).
+  template <bool Coherent = false>
   __device__ __forceinline__ void load(const void* p) {
     if constexpr (Bytes % 16 == 0) {
 #pragma unroll
       for (int i = 0; i < Bytes / 16; ++i) {
-        const uint4 v = __ldg(reinterpret_cast<const uint4*>(p) + i);
+        const uint4 v = read<Coherent>(reinterpret_cast<const uint4*>(p) + i);
         w[4 * i] = v.x, w[4 * i + 1] = v.y, w[4 * i + 2] = v.z, w[4 * i + 3] = v.w;
       }
     } else if constexpr (Bytes == 8) {
-      const uint2 v = __ldg(reinterpret_cast<const uint2*>(p));
+      const uint2 v = read<Coherent>(reinterpret_cast<const uint2*>(p));
       w[0] = v.x, w[1] = v.y;
     } else {
-      w[0] = __ldg(reinterpret_cast<const unsigned int*>(p));
+      w[0] = read<Coherent>(reinterpret_cast<const unsigned int*>(p));
     }
+  }
+
+  template <bool Coherent, class V>
+  __device__ __forceinline__ static V read(const V* p) {
+    if constexpr (Coherent) return __ldca(p);
+    else return __ldg(p);
   }
 
   /// Element j of a packed array of E (4- or 2-byte elements), as raw bits.

@@ -92,6 +92,7 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   const int32_t steps = chunks * slices;                               // this warp's slices
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
+  detail::allow_dependent_launch();
 
   auto b_buf = [&](int32_t c) { return b_base + (c % stages) * BStage::smem_elems; };
   auto stage_b = [&](int32_t c) {  // one commit group per chunk (empty past the last)
@@ -113,6 +114,7 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   for (int u = 0; u < ahead; ++u) header(u, h[u]);
 #pragma unroll
   for (int u = 0; u < half; ++u) Prolog::load_words(p.w, h[u], lane, a[u]);
+  detail::wait_for_inputs();  // B may come from the previous kernel
 #pragma unroll
   for (int c = 0; c + 1 < stages; ++c) stage_b(c);
   const T* b_chunk = b_base;  // the chunk being multiplied

@@ -28,6 +28,12 @@
 // written), 16-bit indices with column panels work through the schedule's
 // item_base, empty rows and nnz = 0 still get their epilog. Only the
 // __global__ entries read threadIdx / blockIdx.
+//
+// Programmatic dependent launch (detail/dependent_launch.cuh): every SpMM
+// kernel lets the next kernel in the stream launch as soon as its own blocks
+// have started, reads only its weight (item tables, values, indices) before
+// detail::wait_for_inputs(), and B, C, bias and the split-row tables after
+// it. Launched without the attribute, both calls do nothing.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +43,7 @@
 #include "../prolog/spmm_prolog.cuh"
 #include "../reduction/column_tile_reduction.cuh"
 #include "../reduction/four_stage.cuh"
+#include "../detail/dependent_launch.cuh"
 #include "spmv_kernel.cuh"  // schedule_view
 
 namespace paisparse {
@@ -132,6 +139,7 @@ __global__ void __launch_bounds__(BlockThreads)
   // sense, so partial tiles took the full-tile path and read columns past N
   // (compute-sanitizer caught the reads past the end of a 1-column B).
   const bool full = p.n - c0 >= tile;
+  detail::allow_dependent_launch();
 
   float acc[tile];
 #pragma unroll
@@ -150,6 +158,7 @@ __global__ void __launch_bounds__(BlockThreads)
                                                        p.b + Prolog::b_origin(k0, c0, p.ldb), p.ldb, valid, full,
                                                        p.b_vector != 0, nz_lane, acc);
   }
+  detail::wait_for_inputs();  // (a no-op where accumulate waited) C, bias and the split tables
   Reduction::reduce(acc);  // every lane of the warp takes part
   detail::spmm_finish<Reduction, Epilog>(p, has_item, row_word, chunk, c0, valid, nz_lane, acc);
 }
@@ -165,20 +174,24 @@ inline int64_t spmm_grid(int32_t n_items, int32_t col_chunks) {
 /// ldd >= N): 32 x 32 tiles through shared memory, reads and writes both
 /// coalesced. Launch with spmm_stage_rows_grid(k, n) and 256 threads, k, n
 /// >= 1. The transposed staging path of column-major B runs it before
-/// spmm_kernel.
+/// spmm_kernel. With programmatic dependent launch it waits for the previous
+/// kernel before reading src (its output) or writing dst (which the previous
+/// call of the same plan reads), and reads src coherently.
 template <class T>
-__global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* __restrict__ src, int64_t lds,
-                                                              T* __restrict__ dst, int64_t ldd, int32_t k, int32_t n) {
+__global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* src, int64_t lds, T* __restrict__ dst,
+                                                              int64_t ldd, int32_t k, int32_t n) {
   __shared__ T tile[32][33];
   const int tx = static_cast<int>(threadIdx.x) % 32;
   const int ty = static_cast<int>(threadIdx.x) / 32;
   const int64_t k0 = static_cast<int64_t>(blockIdx.x) * 32;
   const int32_t n0 = static_cast<int32_t>(blockIdx.y) * 32;
+  detail::allow_dependent_launch();  // the SpMM kernel may start loading its weight
+  detail::wait_for_inputs();
 #pragma unroll
   for (int r = ty; r < 32; r += 8) {  // read along k (contiguous in src); clamped, never out of src
     const int32_t nn = min(n0 + r, n - 1);
     const int64_t kk = min(k0 + tx, static_cast<int64_t>(k) - 1);
-    tile[r][tx] = src[static_cast<int64_t>(nn) * lds + kk];
+    tile[r][tx] = __ldca(src + static_cast<int64_t>(nn) * lds + kk);
   }
   __syncthreads();
 #pragma unroll

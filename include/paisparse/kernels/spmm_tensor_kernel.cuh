@@ -42,10 +42,17 @@
 //
 // Rows past M and columns past N are neither read nor written (B is
 // zero-filled past K and N in shared memory).
+//
+// Programmatic dependent launch, in all three tensor-core kernels: a block
+// lets the next kernel launch once it has started, requests its first
+// weight words, then waits for the previous kernel (detail::wait_for_inputs)
+// before its first copy of B; finish_tensor_tile waits too (a no-op by
+// then) before C and the split-K tables.
 #pragma once
 
 #include <cstdint>
 
+#include "../detail/dependent_launch.cuh"
 #include "../epilog/linear_epilog.cuh"
 #include "../format/tiled_weight.cuh"
 #include "../prolog/tile_prolog.cuh"
@@ -99,6 +106,7 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
                                                    int32_t rows, int32_t row_block, int32_t n_block, int32_t m0,
                                                    int32_t n0, bool had_steps, int warp, int lane, int tid) {
   cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
+  wait_for_inputs();   // C and the tables: after the previous kernel (blocks without steps have not waited yet)
   if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
     __syncthreads();  // every warp is done with the operands
     Reduction::combine(acc, static_cast<float*>(smem), warp, lane);
@@ -171,6 +179,7 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
+  detail::allow_dependent_launch();
 
   // step s's buffers
   auto a_buf = [&](int32_t s) { return a_base + (s % stages) * layout::a_elems; };
@@ -188,11 +197,12 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   Reduction::clear(acc);
   typename WProlog::staged words;  // the next step's packed nonzeros
   if (k_tiles > 0) {
+    WProlog::load(p.w, tile0, tid, words);
     WProlog::zero(a_buf(0), tid);
     if (k_tiles > 1) WProlog::zero(a_buf(1), tid);
+    detail::wait_for_inputs();  // B may come from the previous kernel
     stage_b(0);
     stage_b(1);
-    WProlog::load(p.w, tile0, tid, words);
     __syncthreads();  // zeroed
     WProlog::scatter(p.w, words, a_buf(0), tid);
     if (k_tiles > 1) WProlog::load(p.w, tile0 + 1, tid, words);

@@ -86,6 +86,7 @@ __global__ void __launch_bounds__(Threads) spmm_window_kernel(spmm_window_params
   const int64_t base = static_cast<int64_t>(active ? slot : 0) * chunks;
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
+  detail::allow_dependent_launch();
 
   auto b_buf = [&](int32_t c) { return b_base + (c % layout::stages) * BStage::smem_elems; };
   auto stage_b = [&](int32_t c) {  // one commit group per chunk (empty past the last)
@@ -103,6 +104,7 @@ __global__ void __launch_bounds__(Threads) spmm_window_kernel(spmm_window_params
   for (int u = 0; u < ahead; ++u) Prolog::load(p.w, s + u, last, lane, q[u]);
 
   constexpr int stages = layout::stages;
+  detail::wait_for_inputs();  // B and C may come from the previous kernel
 #pragma unroll
   for (int c = 0; c + 1 < stages; ++c) stage_b(c);
   int32_t chunk_end = active && chunks > 0 ? p.w.step_ptr[base + 1] : 0;

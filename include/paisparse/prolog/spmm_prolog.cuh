@@ -28,10 +28,18 @@
 // ColTile * sizeof(T) bytes of registers whichever way it was read (one
 // vector load, or element by element), and every tile of a step is
 // requested before any is used.
+//
+// Programmatic dependent launch: accumulate() requests the lane's first
+// weight vectors, then waits for the previous kernel in the stream
+// (detail::wait_for_inputs) before its first read of B, which that kernel
+// may write; B is read with coherent loads (ld.global.ca), never through the
+// non-coherent path. The kernel waits again (a no-op by then) before its
+// epilog, for the lanes that had nothing to accumulate.
 #pragma once
 
 #include <cstdint>
 
+#include "../detail/dependent_launch.cuh"
 #include "../detail/vector_load.cuh"
 #include "../types.hpp"
 
@@ -78,7 +86,7 @@ struct spmm_prolog_base {
   template <tile_read Read>
   __device__ __forceinline__ static void load_tile(tile_t& t, const T* __restrict__ p, int64_t j_step, int valid) {
     if constexpr (Read == tile_read::vector) {
-      t.load(p);
+      t.template load<true>(p);
     } else {
 #pragma unroll
       for (int w = 0; w < tile_bytes / 4; ++w) t.w[w] = 0u;
@@ -87,9 +95,9 @@ struct spmm_prolog_base {
         const int jj = Read == tile_read::elements ? j : min(j, valid - 1);
         const T* q = p + jj * j_step;
         if constexpr (sizeof(T) == 4) {
-          t.w[j] = __ldg(reinterpret_cast<const unsigned int*>(q));
+          t.w[j] = __ldca(reinterpret_cast<const unsigned int*>(q));
         } else {
-          t.w[j >> 1] |= static_cast<uint32_t>(__ldg(reinterpret_cast<const unsigned short*>(q))) << ((j & 1) * 16);
+          t.w[j >> 1] |= static_cast<uint32_t>(__ldca(reinterpret_cast<const unsigned short*>(q))) << ((j & 1) * 16);
         }
       }
     }
@@ -114,6 +122,8 @@ struct spmm_prolog_base {
   /// The lane's steps over its vectors. Software-pipelined: the next step's
   /// weight vectors are requested right after this step's B tiles, so their
   /// latency overlaps this step's loads and FMAs instead of adding to them.
+  /// The first step's weight vectors are requested before the wait for the
+  /// previous kernel (see the header comment).
   template <int NzLanes, tile_read Read>
   __device__ __forceinline__ static void steps(const T* __restrict__ values, const I* __restrict__ indices,
                                                int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t k_step,
@@ -123,6 +133,7 @@ struct spmm_prolog_base {
     vals_t a[Unroll];
     idx_t c[Unroll];
     load_weights(a, c, values, indices, begin, nvec, nz_lane, NzLanes);
+    detail::wait_for_inputs();  // B may come from the previous kernel
     for (int32_t v = nz_lane; v < nvec; v += stride) {
       tile_t t[Unroll][vec_elems];
 #pragma unroll
@@ -221,7 +232,8 @@ struct spmm_gather_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, Col
 /// Contract, besides the members of spmm_prolog_base:
 ///   Prolog::chunk_cols                  columns of a staged row (ColLanes x ColTile)
 ///   Prolog::stage<BlockThreads>(bs, b, ldb, b_row_major, b_vector, k0, rows, n0, n, tid)
-///       every thread of the block calls it; afterwards (and after a
+///       every thread of the block calls it, after detail::wait_for_inputs()
+///       (B may come from the previous kernel); afterwards (and after a
 ///       __syncthreads) bs[r * chunk_cols + j] holds B(k0 + r, n0 + j) for
 ///       r < rows, j < chunk_cols, 0 where n0 + j >= n
 ///   Prolog::accumulate<NzLanes>(values, indices, begin, nvec, bs_lane, nz_lane, acc)
@@ -240,9 +252,10 @@ struct spmm_panel_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColT
   static_assert(ChunkCols % piece == 0, "spmm panel prolog: a staged row (ChunkCols values) must be a multiple of 16 bytes");
   static_assert(ChunkCols % ColTile == 0, "spmm panel prolog: ChunkCols must be a multiple of ColTile");
 
+  /// Coherent reads (ld.global.ca): B may come from the previous kernel.
   __device__ __forceinline__ static uint32_t element_bits(const T* p) {
-    if constexpr (sizeof(T) == 4) return __ldg(reinterpret_cast<const unsigned int*>(p));
-    else return __ldg(reinterpret_cast<const unsigned short*>(p));
+    if constexpr (sizeof(T) == 4) return __ldca(reinterpret_cast<const unsigned int*>(p));
+    else return __ldca(reinterpret_cast<const unsigned short*>(p));
   }
 
   /// One 16-byte piece (piece consecutive columns from col) of B row k,
@@ -270,7 +283,7 @@ struct spmm_panel_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColT
       for (int32_t i = tid; i < total; i += BlockThreads) {
         const int32_t r = i / per_row, col = n0 + (i % per_row) * piece;
         const T* src = b + static_cast<int64_t>(k0 + r) * ldb + col;
-        const uint4 v = b_vector && col + piece <= n ? __ldg(reinterpret_cast<const uint4*>(src))
+        const uint4 v = b_vector && col + piece <= n ? __ldca(reinterpret_cast<const uint4*>(src))
                                                      : load_piece(src, 1, col, n);
         *reinterpret_cast<uint4*>(bs + r * ChunkCols + (i % per_row) * piece) = v;
       }

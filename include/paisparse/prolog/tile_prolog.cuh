@@ -153,7 +153,8 @@ struct b_tile_stage {
         const int o = p / inner, i = p % inner;
         const int32_t gi = i0 + i, go = o0 + o;
         T v;
-        if (go < o_end && gi < i_end) v = b[static_cast<int64_t>(go) * ldb + gi];
+        // coherent: with programmatic dependent launch B may come from the previous kernel
+        if (go < o_end && gi < i_end) v = __ldca(b + static_cast<int64_t>(go) * ldb + gi);
         else v = from_float<T>(0.f);
         smem[o * ld + i] = v;
       }

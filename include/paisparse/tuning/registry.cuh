@@ -48,7 +48,7 @@ struct spmv_composition {
     if (s.n_items() == 0) return;
     PAISPARSE_CUDA_TRY(detail::launch_kernel(&spmv_kernel<prolog, reduction, epilog, BlockThreads, ItemsPerTeam>,
                                              spmv_grid<BlockThreads, RowThreads, ItemsPerTeam>(s.n_items()),
-                                             BlockThreads, st, overlap, s.template view<I>(), x, y, ep));
+                                             BlockThreads, 0, st, overlap, s.template view<I>(), x, y, ep));
   }
 };
 
@@ -65,8 +65,8 @@ struct spmv_adaptive_composition {
                       "adaptive spmv: the bins were made for " << bins.item_begin[bins.count] << " items, the weight has "
                                                                << s.n_items());
     PAISPARSE_CUDA_TRY(detail::launch_kernel(&spmv_adaptive_kernel<prolog, epilog, BlockThreads>,
-                                             static_cast<unsigned>(bins.block_begin[bins.count]), BlockThreads, st,
-                                             overlap, s.template view<I>(), x, y, ep, bins));
+                                             static_cast<unsigned>(bins.block_begin[bins.count]), BlockThreads, 0,
+                                             st, overlap, s.template view<I>(), x, y, ep, bins));
   }
 };
 

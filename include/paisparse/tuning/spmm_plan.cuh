@@ -113,19 +113,20 @@ inline auto spmm_schedule_key(const spmm_config& c) {
 /// configuration says so (into `staged_b`, cols x staged_ld elements), then
 /// launches the kernel. Asynchronous; does not check its arguments (the
 /// plan's run() does). The common path of spmm_plan, the tuner and the tests.
+/// overlap: launch both kernels with programmatic dependent launch (each
+/// starts during the kernel before it, see spmm_plan::set_overlap).
 template <class T>
 void spmm_execute(const spmm_config& config, spmm_launch_fn<T> launch, const spmm_schedule<T>& w, T* staged_b,
                   int64_t staged_ld, dense_view<const T> b, dense_view<T> c, int32_t n, const epilog_params<T>& ep,
-                  cudaStream_t stream) {
+                  cudaStream_t stream, bool overlap = false) {
   if (n <= 0 || w.rows() == 0) return;
   spmm_launch_args<T> a;
   a.weight = &w;
+  a.overlap = overlap;
   if (config.stages_b()) {
-    if (w.cols() > 0) {
-      spmm_stage_rows_kernel<T><<<spmm_stage_rows_grid(w.cols(), n), 256, 0, stream>>>(b.data, b.ld, staged_b,
-                                                                                      staged_ld, w.cols(), n);
-      PAISPARSE_CUDA_CHECK_LAST();
-    }
+    if (w.cols() > 0)
+      PAISPARSE_CUDA_TRY(detail::launch_kernel(&spmm_stage_rows_kernel<T>, spmm_stage_rows_grid(w.cols(), n), 256, 0,
+                                               stream, overlap, b.data, b.ld, staged_b, staged_ld, w.cols(), n));
     a.b = staged_b;
     a.ldb = staged_ld;
   } else {
@@ -226,8 +227,16 @@ class spmm_plan {
     PAISPARSE_EXPECTS(!detail::spmm_ranges_overlap(b.data, b_need * static_cast<int64_t>(sizeof(T)), c.data,
                                                    c_need * static_cast<int64_t>(sizeof(T))),
                       "spmm_plan::run: B and C overlap; C must be a separate buffer");
-    spmm_execute(config_, launch_, schedule_, staged_b_.data(), staged_ld_, b, c, n, ep, stream);
+    spmm_execute(config_, launch_, schedule_, staged_b_.data(), staged_ld_, b, c, n, ep, stream, overlap_);
   }
+
+  /// Whether run() launches with programmatic dependent launch (default on):
+  /// its kernels then start while the kernel before them in the stream
+  /// finishes, fetch their weight, and wait for it only before reading B, C
+  /// and bias (the staging kernel of Bt configurations likewise, before
+  /// reading B). Off: each kernel starts after the previous one ends.
+  void set_overlap(bool on) { overlap_ = on; }
+  bool overlap() const { return overlap_; }
 
   const spmm_config& config() const { return config_; }
   std::string name() const { return config_.name(); }
@@ -264,6 +273,7 @@ class spmm_plan {
   mutable device_buffer<T> staged_b_;  // the row-major copy of B (Bt configurations)
   int64_t staged_ld_ = 0;
   int32_t rows_ = 0, cols_ = 0, max_n_ = 0;
+  bool overlap_ = true;
 };
 
 }  // namespace paisparse

@@ -46,6 +46,10 @@ struct spmm_launch_args {
   int64_t c_row_stride = 0, c_col_stride = 0;
   int32_t n = 0;
   epilog_params<T> ep;
+  /// Launch with programmatic dependent launch: the kernel may start while
+  /// the previous kernel in the stream runs, reading its weight; it waits
+  /// for that kernel before reading B, C or bias (detail/dependent_launch.cuh).
+  bool overlap = false;
 };
 
 template <class T>
@@ -107,8 +111,8 @@ struct spmm_composition {
       const int64_t grid = spmm_grid<BlockThreads, NzLanes * ColLanes>(w.weight().n_items(), p.col_chunks);
       PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                         "spmm: " << grid << " blocks exceed the grid limit; use a shape with wider chunks");
-      spmm_kernel<prolog, reduction, epilog, BlockThreads><<<static_cast<unsigned>(grid), BlockThreads, 0, st>>>(p);
-      PAISPARSE_CUDA_CHECK_LAST();
+      PAISPARSE_CUDA_TRY(detail::launch_kernel(&spmm_kernel<prolog, reduction, epilog, BlockThreads>,
+                                               static_cast<unsigned>(grid), BlockThreads, 0, st, a.overlap, p));
     }
   }
 
@@ -137,8 +141,8 @@ struct spmm_composition {
     const int64_t grid = static_cast<int64_t>(w.n_groups()) * p.col_chunks;
     PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                       "spmm: " << grid << " blocks exceed the grid limit; use more items per block");
-    kernel<<<static_cast<unsigned>(grid), BlockThreads, static_cast<std::size_t>(smem), st>>>(p, g);
-    PAISPARSE_CUDA_CHECK_LAST();
+    PAISPARSE_CUDA_TRY(detail::launch_kernel(kernel, static_cast<unsigned>(grid), BlockThreads,
+                                             static_cast<std::size_t>(smem), st, a.overlap, p, g));
   }
 };
 
@@ -197,11 +201,56 @@ void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
 }
 }  // namespace detail
 
+namespace detail {
+/// What the dense-tile (spmm.tc) and register-built (spmm.tf) compositions
+/// share: the B-layout dispatch, the occupancy query and the launch. Derived
+/// provides threads, tile_n, parts<BRowMajor> (with smem_bytes),
+/// kernel_of<BRowMajor>() and run<BRowMajor>(a, st), which checks the
+/// weight, fills p.w and calls launch_tiles.
+template <class Derived, class T>
+struct tensor_composition_base {
+  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    if (a.b_row_major) Derived::template run<true>(a, st);
+    else Derived::template run<false>(a, st);
+  }
+
+  static int resident_blocks(bool b_row_major) {
+    return b_row_major ? blocks<true>() : blocks<false>();
+  }
+
+ protected:
+  /// Fills B, C, the epilog and the split-K tables of p, checks the grid
+  /// (row_blocks x column blocks x k splits) and launches.
+  template <bool BRowMajor, class Params>
+  static void launch_tiles(const spmm_launch_args<T>& a, Params& p, int64_t row_blocks, cudaStream_t st) {
+    using P = typename Derived::template parts<BRowMajor>;
+    auto kernel = Derived::template kernel_of<BRowMajor>();
+    allow_dynamic_smem<P>(kernel, P::smem_bytes);
+    fill_tensor_operands<Derived::tile_n>(p, a);
+    fill_split_k(p, a);
+    const int64_t grid = row_blocks * p.n_blocks * a.k_splits;
+    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
+    PAISPARSE_CUDA_TRY(launch_kernel(kernel, static_cast<unsigned>(grid), Derived::threads,
+                                     static_cast<std::size_t>(P::smem_bytes), st, a.overlap, p));
+  }
+
+ private:
+  template <bool BRowMajor>
+  static int blocks() {
+    using P = typename Derived::template parts<BRowMajor>;
+    return detail::resident_blocks<P>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes);
+  }
+};
+}  // namespace detail
+
 /// The tensor-core composition for one block shape: both B layouts
 /// (chosen at run time), fp16 or bf16 values.
 template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, int WarpsK>
-struct spmm_tensor_composition {
+struct spmm_tensor_composition
+    : detail::tensor_composition_base<spmm_tensor_composition<T, TileM, TileN, TileK, WarpsM, WarpsN, WarpsK>, T> {
   static constexpr int threads = 32 * WarpsM * WarpsN * WarpsK;
+  static constexpr int tile_n = TileN;
   template <bool BRowMajor>
   struct parts {
     using prolog = tile_scatter_prolog<T, threads, TileM, TileK>;
@@ -211,17 +260,6 @@ struct spmm_tensor_composition {
     static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage, reduction>::smem_bytes;
   };
 
-  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
-    if (a.b_row_major) run<true>(a, st);
-    else run<false>(a, st);
-  }
-
-  static int resident_blocks(bool b_row_major) {
-    return b_row_major ? detail::resident_blocks<parts<true>>(kernel_of<true>(), threads, parts<true>::smem_bytes)
-                       : detail::resident_blocks<parts<false>>(kernel_of<false>(), threads, parts<false>::smem_bytes);
-  }
-
- private:
   template <bool BRowMajor>
   static auto kernel_of() {
     using P = parts<BRowMajor>;
@@ -231,24 +269,15 @@ struct spmm_tensor_composition {
 
   template <bool BRowMajor>
   static void run(const spmm_launch_args<T>& a, cudaStream_t st) {
-    using P = parts<BRowMajor>;
     const spmm_schedule<T>& w = *a.weight;
     if (w.rows() == 0 || a.n <= 0) return;
     const device_tiled_weight* tw = w.tiled();
     PAISPARSE_EXPECTS(tw != nullptr && tw->tile_m() == TileM && tw->tile_k() == TileK,
                       "spmm: a tensor-core kernel with " << TileM << " x " << TileK
                                                          << " tiles needs a weight tiled the same way");
-    auto kernel = kernel_of<BRowMajor>();
-    detail::allow_dynamic_smem<P>(kernel, P::smem_bytes);
     spmm_tensor_params<T> p;
     p.w = tw->view();
-    detail::fill_tensor_operands<TileN>(p, a);
-    detail::fill_split_k(p, a);
-    const int64_t grid = static_cast<int64_t>(p.w.row_blocks) * p.n_blocks * a.k_splits;
-    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
-                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
-    kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(P::smem_bytes), st>>>(p);
-    PAISPARSE_CUDA_CHECK_LAST();
+    spmm_tensor_composition::template launch_tiles<BRowMajor>(a, p, p.w.row_blocks, st);
   }
 };
 
@@ -278,16 +307,18 @@ struct spmm_window_composition {
     const int64_t grid = (static_cast<int64_t>(p.w.windows) + Warps - 1) / Warps * p.n_blocks;
     PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                       "spmm: " << grid << " blocks exceed the grid limit; use a block of more warps");
-    kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(smem_bytes), st>>>(p);
-    PAISPARSE_CUDA_CHECK_LAST();
+    PAISPARSE_CUDA_TRY(detail::launch_kernel(kernel, static_cast<unsigned>(grid), threads,
+                                             static_cast<std::size_t>(smem_bytes), st, a.overlap, p));
   }
 };
 
 /// The register-built tensor-core composition for one block shape: both B
 /// layouts (chosen at run time), fp16 or bf16 values.
 template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsK>
-struct spmm_fragment_composition {
+struct spmm_fragment_composition
+    : detail::tensor_composition_base<spmm_fragment_composition<T, TileM, TileN, TileK, WarpsM, WarpsK>, T> {
   static constexpr int threads = 32 * WarpsM * WarpsK;
+  static constexpr int tile_n = TileN;
   template <bool BRowMajor>
   struct parts {
     using prolog = fragment_prolog<TileM / WarpsM / 16>;
@@ -297,17 +328,6 @@ struct spmm_fragment_composition {
     static constexpr int smem_bytes = spmm_fragment_layout<b_stage, reduction>::smem_bytes;
   };
 
-  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
-    if (a.b_row_major) run<true>(a, st);
-    else run<false>(a, st);
-  }
-
-  static int resident_blocks(bool b_row_major) {
-    return b_row_major ? detail::resident_blocks<parts<true>>(kernel_of<true>(), threads, parts<true>::smem_bytes)
-                       : detail::resident_blocks<parts<false>>(kernel_of<false>(), threads, parts<false>::smem_bytes);
-  }
-
- private:
   template <bool BRowMajor>
   static auto kernel_of() {
     using P = parts<BRowMajor>;
@@ -317,23 +337,14 @@ struct spmm_fragment_composition {
 
   template <bool BRowMajor>
   static void run(const spmm_launch_args<T>& a, cudaStream_t st) {
-    using P = parts<BRowMajor>;
     const spmm_schedule<T>& w = *a.weight;
     if (w.rows() == 0 || a.n <= 0) return;
     const device_fragment_weight* fw = w.fragments();
     PAISPARSE_EXPECTS(fw != nullptr, "spmm: a register-built tensor-core kernel needs a fragment weight");
-    auto kernel = kernel_of<BRowMajor>();
-    detail::allow_dynamic_smem<P>(kernel, P::smem_bytes);
     spmm_fragment_params<T> p;
     p.w = fw->view();
-    detail::fill_tensor_operands<TileN>(p, a);
-    detail::fill_split_k(p, a);
     const int64_t row_blocks = (static_cast<int64_t>(p.w.rows) + TileM - 1) / TileM;
-    const int64_t grid = row_blocks * p.n_blocks * a.k_splits;
-    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
-                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
-    kernel<<<static_cast<unsigned>(grid), threads, static_cast<std::size_t>(P::smem_bytes), st>>>(p);
-    PAISPARSE_CUDA_CHECK_LAST();
+    spmm_fragment_composition::template launch_tiles<BRowMajor>(a, p, row_blocks, st);
   }
 };
 

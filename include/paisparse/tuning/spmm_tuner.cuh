@@ -199,7 +199,8 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
       PAISPARSE_EXPECTS(why.empty(), why);
       const spmm_launch_fn<T> launch = find_spmm_kernel<T>(r.config.kernel);
       auto run = [&](cudaStream_t s) {
-        spmm_execute(r.config, launch, current, staged.data(), staged_ld, bview, cview, n, epilog_params<T>{}, s);
+        spmm_execute(r.config, launch, current, staged.data(), staged_ld, bview, cview, n, epilog_params<T>{}, s,
+                     opt.overlap);
       };
       // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
       PAISPARSE_CUDA_TRY(cudaMemsetAsync(dc.data(), 0xff, dc.size() * sizeof(T), opt.stream));
