@@ -455,8 +455,9 @@ TYPED_TEST(SpmmApi, GraphReplayRepeatedRunsSplitRowsAndSmallerN) {
 
 TYPED_TEST(SpmmApi, ChainedLayersWithProgrammaticDependentLaunch) {
   // Plans launch with programmatic dependent launch by default: each kernel
-  // starts while the one before it in the stream runs and must wait for it
-  // before reading B (its output) and writing C (which it may still read).
+  // may start while the one before it in the stream runs (a staging kernel
+  // lets its SpMM kernel start at once) and must wait for it before reading
+  // B (its output) and writing C (which it may still read).
   // A chain of three layers, each reading the previous layer's output, runs
   // twice back to back on one stream with no synchronisation, the second
   // time on another input; afterwards every layer's output must be its

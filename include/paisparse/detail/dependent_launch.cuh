@@ -8,8 +8,10 @@
 // or still read, are touched after it, and x / B with coherent loads (a
 // non-coherent ld.global.nc may be reordered before the wait or see stale
 // data). So the weight fetch of one layer overlaps the tail of the previous
-// layer. On GPUs before sm_90, or when launched without the attribute, both
-// calls do nothing.
+// layer, as far as that layer calls allow_dependent_launch() early: the SpMV
+// kernels and the SpMM staging copy do, at their start; the SpMM kernels do
+// not (see kernels/spmm_kernel.cuh). On GPUs before sm_90, or when launched
+// without the attribute, both calls do nothing.
 #pragma once
 
 #include <cuda_runtime_api.h>

@@ -92,7 +92,6 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   const int32_t steps = chunks * slices;                               // this warp's slices
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
-  detail::allow_dependent_launch();
 
   auto b_buf = [&](int32_t c) { return b_base + (c % stages) * BStage::smem_elems; };
   auto stage_b = [&](int32_t c) {  // one commit group per chunk (empty past the last)

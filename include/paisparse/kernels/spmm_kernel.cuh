@@ -30,10 +30,15 @@
 // __global__ entries read threadIdx / blockIdx.
 //
 // Programmatic dependent launch (detail/dependent_launch.cuh): every SpMM
-// kernel lets the next kernel in the stream launch as soon as its own blocks
-// have started, reads only its weight (item tables, values, indices) before
+// kernel reads only its weight (item tables, values, indices) before
 // detail::wait_for_inputs(), and B, C, bias and the split-row tables after
-// it. Launched without the attribute, both calls do nothing.
+// it, so it may start while the kernel before it runs (its own B staging
+// kernel, or the previous layer). The SpMM kernels themselves do not call
+// allow_dependent_launch(): the next kernel launches when they end. Letting
+// it launch when their blocks start cost up to 1.35x on large layers on the
+// H100 (its blocks sat resident and waiting through the whole last wave;
+// docs/PERFORMANCE.md, "SpMM with programmatic dependent launch").
+// Launched without the attribute, the wait does nothing.
 #pragma once
 
 #include <cstdint>
@@ -139,7 +144,6 @@ __global__ void __launch_bounds__(BlockThreads)
   // sense, so partial tiles took the full-tile path and read columns past N
   // (compute-sanitizer caught the reads past the end of a 1-column B).
   const bool full = p.n - c0 >= tile;
-  detail::allow_dependent_launch();
 
   float acc[tile];
 #pragma unroll
@@ -174,9 +178,10 @@ inline int64_t spmm_grid(int32_t n_items, int32_t col_chunks) {
 /// ldd >= N): 32 x 32 tiles through shared memory, reads and writes both
 /// coalesced. Launch with spmm_stage_rows_grid(k, n) and 256 threads, k, n
 /// >= 1. The transposed staging path of column-major B runs it before
-/// spmm_kernel. With programmatic dependent launch it waits for the previous
-/// kernel before reading src (its output) or writing dst (which the previous
-/// call of the same plan reads), and reads src coherently.
+/// spmm_kernel. With programmatic dependent launch it lets that kernel
+/// launch at once (to fetch its weight while B is staged), waits for the
+/// previous kernel before reading src (its output) or writing dst (which the
+/// previous call of the same plan reads), and reads src coherently.
 template <class T>
 __global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* src, int64_t lds, T* __restrict__ dst,
                                                               int64_t ldd, int32_t k, int32_t n) {

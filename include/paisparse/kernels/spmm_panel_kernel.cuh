@@ -64,7 +64,6 @@ __global__ void __launch_bounds__(BlockThreads)
   const int32_t first = g.group_start[group], last = g.group_start[group + 1];
   const int32_t k0 = p.w.item_base[first];
   const int32_t n0 = chunk * Prolog::chunk_cols;
-  detail::allow_dependent_launch();
   detail::wait_for_inputs();  // B may come from the previous kernel
 
   Prolog::template stage<BlockThreads>(bs, p.b, p.ldb, g.b_row_major != 0, p.b_vector != 0, k0,

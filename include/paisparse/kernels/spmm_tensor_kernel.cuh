@@ -44,10 +44,11 @@
 // zero-filled past K and N in shared memory).
 //
 // Programmatic dependent launch, in all three tensor-core kernels: a block
-// lets the next kernel launch once it has started, requests its first
-// weight words, then waits for the previous kernel (detail::wait_for_inputs)
-// before its first copy of B; finish_tensor_tile waits too (a no-op by
-// then) before C and the split-K tables.
+// requests its first weight words, then waits for the previous kernel
+// (detail::wait_for_inputs) before its first copy of B; finish_tensor_tile
+// waits too (a no-op by then) before C and the split-K tables. Like the
+// CUDA-core kernels they let the next kernel launch only when they end (see
+// kernels/spmm_kernel.cuh).
 #pragma once
 
 #include <cstdint>
@@ -77,11 +78,30 @@ struct tensor_operands {
 /// How the blocks of one tile of C share its k steps (split K).
 struct split_k_tables {
   int32_t k_splits = 1;  // blocks sharing one tile of C's k steps
+  int32_t counter_stride = 0;
   float* workspace = nullptr;  // k_splits > 1: rows x ws_stride sums, zero between launches
   int32_t* counters = nullptr;  // k_splits > 1: one per tile of C (row block x counter_stride), zero between launches
   int64_t ws_stride = 0;
-  int32_t counter_stride = 0;
 };
+
+namespace detail {
+/// Whether T ends without tail padding: a class derived from T with one
+/// more byte is then larger than T. The kernels' parameter structs derive
+/// from tensor_operands and split_k_tables, and with a base that had tail
+/// padding (an int32_t added last to tensor_operands) NVCC's device
+/// compiler (CUDA 13.0) laid the next base out differently from the host
+/// compiler: the kernel read k_splits and the workspace from the wrong
+/// bytes (compute-sanitizer: atomics near address 0). So every such base
+/// keeps its size a multiple of 8 with no padding at the end.
+template <class T>
+struct tail_probe : T {
+  char extra;
+};
+template <class T>
+constexpr bool no_tail_padding = sizeof(tail_probe<T>) > sizeof(T);
+}  // namespace detail
+static_assert(detail::no_tail_padding<tensor_operands<__half>> && detail::no_tail_padding<split_k_tables>,
+              "tensor_operands and split_k_tables must end without tail padding (see detail::no_tail_padding)");
 
 /// Everything one tensor-core SpMM launch reads, passed by value.
 template <class T>
@@ -179,7 +199,6 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
-  detail::allow_dependent_launch();
 
   // step s's buffers
   auto a_buf = [&](int32_t s) { return a_base + (s % stages) * layout::a_elems; };

@@ -86,7 +86,6 @@ __global__ void __launch_bounds__(Threads) spmm_window_kernel(spmm_window_params
   const int64_t base = static_cast<int64_t>(active ? slot : 0) * chunks;
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
-  detail::allow_dependent_launch();
 
   auto b_buf = [&](int32_t c) { return b_base + (c % layout::stages) * BStage::smem_elems; };
   auto stage_b = [&](int32_t c) {  // one commit group per chunk (empty past the last)

@@ -199,9 +199,7 @@ void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
   p.ws_stride = w.max_n();
   p.counter_stride = w.tile_counter_stride();
 }
-}  // namespace detail
 
-namespace detail {
 /// What the dense-tile (spmm.tc) and register-built (spmm.tf) compositions
 /// share: the B-layout dispatch, the occupancy query and the launch. Derived
 /// provides threads, tile_n, parts<BRowMajor> (with smem_bytes),
