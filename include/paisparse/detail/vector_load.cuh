@@ -16,10 +16,12 @@ struct raw_vec {
   uint32_t w[Bytes / 4];
 
   /// Loads Bytes from p. Default: read-only, non-coherent (ld.global.nc; the
-  /// weights are immutable during a call). Coherent: ld.global.ca, for data
-  /// the previous kernel in the stream may write (an SpMM's B), which with
-  /// programmatic dependent launch must not be read through the non-coherent
-  /// path (see detail/dependent_launch.cuh).
+  /// weights are immutable during a call). Coherent: a plain load (ld.global),
+  /// for data the previous kernel in the stream may write (an SpMM's B),
+  /// which with programmatic dependent launch must not be read through the
+  /// non-coherent path (see detail/dependent_launch.cuh). A plain load, like
+  /// the other reads of B (an explicit __ldca cost the dense-tile kernels
+  /// 8-16 registers, see prolog/tile_prolog.cuh).
   template <bool Coherent = false>
   __device__ __forceinline__ void load(const void* p) {
     if constexpr (Bytes % 16 == 0) {
@@ -38,7 +40,7 @@ struct raw_vec {
 
   template <bool Coherent, class V>
   __device__ __forceinline__ static V read(const V* p) {
-    if constexpr (Coherent) return __ldca(p);
+    if constexpr (Coherent) return *p;
     else return __ldg(p);
   }
 

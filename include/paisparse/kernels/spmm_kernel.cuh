@@ -181,7 +181,7 @@ inline int64_t spmm_grid(int32_t n_items, int32_t col_chunks) {
 /// spmm_kernel. With programmatic dependent launch it lets that kernel
 /// launch at once (to fetch its weight while B is staged), waits for the
 /// previous kernel before reading src (its output) or writing dst (which the
-/// previous call of the same plan reads), and reads src coherently.
+/// previous call of the same plan reads), and reads src with plain (coherent) loads.
 template <class T>
 __global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* src, int64_t lds, T* __restrict__ dst,
                                                               int64_t ldd, int32_t k, int32_t n) {
@@ -196,7 +196,7 @@ __global__ void __launch_bounds__(256) spmm_stage_rows_kernel(const T* src, int6
   for (int r = ty; r < 32; r += 8) {  // read along k (contiguous in src); clamped, never out of src
     const int32_t nn = min(n0 + r, n - 1);
     const int64_t kk = min(k0 + tx, static_cast<int64_t>(k) - 1);
-    tile[r][tx] = __ldca(src + static_cast<int64_t>(nn) * lds + kk);
+    tile[r][tx] = src[static_cast<int64_t>(nn) * lds + kk];
   }
   __syncthreads();
 #pragma unroll

@@ -29,10 +29,12 @@
 // vector load, or element by element), and every tile of a step is
 // requested before any is used.
 //
-// Programmatic dependent launch: accumulate() requests the lane's first
-// weight vectors, then waits for the previous kernel in the stream
-// (detail::wait_for_inputs) before its first read of B, which that kernel
-// may write; B is read with coherent loads (ld.global.ca), never through the
+// Programmatic dependent launch: accumulate() waits for the previous kernel
+// in the stream (detail::wait_for_inputs) before its first read of B, which
+// that kernel may write. The kernel loads the item's tables before the wait;
+// the first weight vectors come after it (requested ahead of it they cost
+// some kernels up to 16 registers). B is read with plain loads through
+// pointers that are not __restrict__ (ld.global), never through the
 // non-coherent path. The kernel waits again (a no-op by then) before its
 // epilog, for the lanes that had nothing to accumulate.
 #pragma once
@@ -84,7 +86,7 @@ struct spmm_prolog_base {
   /// decided by the kernel's `full` flag (see kernels/spmm_kernel.cuh for why
   /// it is passed rather than recomputed from `valid`).
   template <tile_read Read>
-  __device__ __forceinline__ static void load_tile(tile_t& t, const T* __restrict__ p, int64_t j_step, int valid) {
+  __device__ __forceinline__ static void load_tile(tile_t& t, const T* p, int64_t j_step, int valid) {
     if constexpr (Read == tile_read::vector) {
       t.template load<true>(p);
     } else {
@@ -95,9 +97,9 @@ struct spmm_prolog_base {
         const int jj = Read == tile_read::elements ? j : min(j, valid - 1);
         const T* q = p + jj * j_step;
         if constexpr (sizeof(T) == 4) {
-          t.w[j] = __ldca(reinterpret_cast<const unsigned int*>(q));
+          t.w[j] = *reinterpret_cast<const unsigned int*>(q);
         } else {
-          t.w[j >> 1] |= static_cast<uint32_t>(__ldca(reinterpret_cast<const unsigned short*>(q))) << ((j & 1) * 16);
+          t.w[j >> 1] |= static_cast<uint32_t>(*reinterpret_cast<const unsigned short*>(q)) << ((j & 1) * 16);
         }
       }
     }
@@ -122,18 +124,17 @@ struct spmm_prolog_base {
   /// The lane's steps over its vectors. Software-pipelined: the next step's
   /// weight vectors are requested right after this step's B tiles, so their
   /// latency overlaps this step's loads and FMAs instead of adding to them.
-  /// The first step's weight vectors are requested before the wait for the
-  /// previous kernel (see the header comment).
+  /// Waits for the previous kernel first (see the header comment).
   template <int NzLanes, tile_read Read>
   __device__ __forceinline__ static void steps(const T* __restrict__ values, const I* __restrict__ indices,
-                                               int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t k_step,
+                                               int32_t begin, int32_t nvec, const T* b, int64_t k_step,
                                                int64_t j_step, int valid, int nz_lane, float (&acc)[ColTile]) {
     constexpr int stride = NzLanes * Unroll;
     if (nvec <= 0) return;
     vals_t a[Unroll];
     idx_t c[Unroll];
-    load_weights(a, c, values, indices, begin, nvec, nz_lane, NzLanes);
     detail::wait_for_inputs();  // B may come from the previous kernel
+    load_weights(a, c, values, indices, begin, nvec, nz_lane, NzLanes);
     for (int32_t v = nz_lane; v < nvec; v += stride) {
       tile_t t[Unroll][vec_elems];
 #pragma unroll
@@ -182,7 +183,7 @@ struct spmm_row_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColTil
 
   template <int NzLanes>
   __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
-                                                    int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t ldb,
+                                                    int32_t begin, int32_t nvec, const T* b, int64_t ldb,
                                                     int valid, bool full, bool b_vector, int nz_lane,
                                                     float (&acc)[ColTile]) {
     if (full && b_vector)
@@ -211,7 +212,7 @@ struct spmm_gather_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, Col
 
   template <int NzLanes>
   __device__ __forceinline__ static void accumulate(const T* __restrict__ values, const I* __restrict__ indices,
-                                                    int32_t begin, int32_t nvec, const T* __restrict__ b, int64_t ldb,
+                                                    int32_t begin, int32_t nvec, const T* b, int64_t ldb,
                                                     int valid, bool full, bool, int nz_lane, float (&acc)[ColTile]) {
     if (full)
       base::template steps<NzLanes, read::elements>(values, indices, begin, nvec, b, 1, ldb, valid, nz_lane, acc);
@@ -252,16 +253,16 @@ struct spmm_panel_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColT
   static_assert(ChunkCols % piece == 0, "spmm panel prolog: a staged row (ChunkCols values) must be a multiple of 16 bytes");
   static_assert(ChunkCols % ColTile == 0, "spmm panel prolog: ChunkCols must be a multiple of ColTile");
 
-  /// Coherent reads (ld.global.ca): B may come from the previous kernel.
+  /// Plain (coherent) reads: B may come from the previous kernel.
   __device__ __forceinline__ static uint32_t element_bits(const T* p) {
-    if constexpr (sizeof(T) == 4) return __ldca(reinterpret_cast<const unsigned int*>(p));
-    else return __ldca(reinterpret_cast<const unsigned short*>(p));
+    if constexpr (sizeof(T) == 4) return *reinterpret_cast<const unsigned int*>(p);
+    else return *reinterpret_cast<const unsigned short*>(p);
   }
 
   /// One 16-byte piece (piece consecutive columns from col) of B row k,
   /// element by element from column-major or row-major storage; columns >= n
   /// are 0 and not read.
-  __device__ __forceinline__ static uint4 load_piece(const T* __restrict__ b, int64_t col_step, int32_t col, int32_t n) {
+  __device__ __forceinline__ static uint4 load_piece(const T* b, int64_t col_step, int32_t col, int32_t n) {
     uint32_t w[4] = {0u, 0u, 0u, 0u};
 #pragma unroll
     for (int e = 0; e < piece; ++e)
@@ -274,7 +275,7 @@ struct spmm_panel_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColT
   }
 
   template <int BlockThreads>
-  __device__ __forceinline__ static void stage(T* bs, const T* __restrict__ b, int64_t ldb, bool b_row_major,
+  __device__ __forceinline__ static void stage(T* bs, const T* b, int64_t ldb, bool b_row_major,
                                                bool b_vector, int32_t k0, int32_t rows, int32_t n0, int32_t n,
                                                int tid) {
     constexpr int per_row = ChunkCols / piece;
@@ -283,7 +284,7 @@ struct spmm_panel_prolog : detail::spmm_prolog_base<T, I, VecBytes, Unroll, ColT
       for (int32_t i = tid; i < total; i += BlockThreads) {
         const int32_t r = i / per_row, col = n0 + (i % per_row) * piece;
         const T* src = b + static_cast<int64_t>(k0 + r) * ldb + col;
-        const uint4 v = b_vector && col + piece <= n ? __ldca(reinterpret_cast<const uint4*>(src))
+        const uint4 v = b_vector && col + piece <= n ? *reinterpret_cast<const uint4*>(src)
                                                      : load_piece(src, 1, col, n);
         *reinterpret_cast<uint4*>(bs + r * ChunkCols + (i % per_row) * piece) = v;
       }

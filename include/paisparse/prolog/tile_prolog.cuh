@@ -106,7 +106,7 @@ struct b_tile_stage {
   /// aligned: the thread's pieces are a fixed stride apart, so each costs an
   /// add and one bound (N) instead of the general path's arithmetic.
   /// offset: thread_offset().
-  __device__ __forceinline__ static void stage_inside(T* smem, const T* __restrict__ b, int64_t ldb, int64_t offset,
+  __device__ __forceinline__ static void stage_inside(T* smem, const T* b, int64_t ldb, int64_t offset,
                                                       int32_t k0, int32_t n0, int32_t n, int tid) {
     const int o = tid / pieces, i = (tid % pieces) * 8;
     int64_t at = offset + (BRowMajor ? static_cast<int64_t>(k0) * ldb : k0);
@@ -124,7 +124,7 @@ struct b_tile_stage {
 
   /// Stages the step at rows k0..: stage_inside() when the step lies wholly
   /// inside K and vec (B and ldb 16-byte aligned), else stage().
-  __device__ __forceinline__ static void stage_at(T* smem, const T* __restrict__ b, int64_t ldb, int64_t offset,
+  __device__ __forceinline__ static void stage_at(T* smem, const T* b, int64_t ldb, int64_t offset,
                                                   int32_t k0, int32_t n0, int32_t k, int32_t n, bool vec, int tid) {
     if (vec && k0 + TileK <= k) stage_inside(smem, b, ldb, offset, k0, n0, n, tid);
     else stage(smem, b, ldb, k0, n0, k, n, vec, tid);
@@ -133,7 +133,11 @@ struct b_tile_stage {
   /// Stages the block at rows k0.. of B (K rows) and columns n0.. (N columns)
   /// into `smem`. vec: B and ldb are 16-byte aligned (cp.async; the caller
   /// commits and waits), else plain loads and stores.
-  __device__ __forceinline__ static void stage(T* smem, const T* __restrict__ b, int64_t ldb, int32_t k0, int32_t n0,
+  /// B is read with plain loads and cp.async (L2), never the non-coherent
+  /// path: with programmatic dependent launch it may come from the previous
+  /// kernel (so b is not __restrict__, which would let the compiler use
+  /// ld.global.nc; an explicit __ldca cost 8-16 registers in the kernels).
+  __device__ __forceinline__ static void stage(T* smem, const T* b, int64_t ldb, int32_t k0, int32_t n0,
                                                int32_t k, int32_t n, bool vec, int tid) {
     // the tile's extent along B's contiguous (inner) and strided (outer) directions
     const int32_t i0 = BRowMajor ? n0 : k0, o0 = BRowMajor ? k0 : n0;
@@ -153,8 +157,7 @@ struct b_tile_stage {
         const int o = p / inner, i = p % inner;
         const int32_t gi = i0 + i, go = o0 + o;
         T v;
-        // coherent: with programmatic dependent launch B may come from the previous kernel
-        if (go < o_end && gi < i_end) v = __ldca(b + static_cast<int64_t>(go) * ldb + gi);
+        if (go < o_end && gi < i_end) v = b[static_cast<int64_t>(go) * ldb + gi];
         else v = from_float<T>(0.f);
         smem[o * ld + i] = v;
       }
