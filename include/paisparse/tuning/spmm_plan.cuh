@@ -231,10 +231,11 @@ class spmm_plan {
   }
 
   /// Whether run() launches with programmatic dependent launch (default on):
-  /// its kernels then start while the kernel before them in the stream
-  /// finishes, fetch their weight, and wait for it only before reading B, C
-  /// and bias (the staging kernel of Bt configurations likewise, before
-  /// reading B). Off: each kernel starts after the previous one ends.
+  /// its kernels may then start while the kernel before them in the stream
+  /// finishes (as far as that kernel lets them: SpMV kernels and the B
+  /// staging kernel of Bt configurations do, SpMM kernels only at their end),
+  /// fetch their weight, and wait for it only before reading B, C and bias.
+  /// Off: each kernel starts after the previous one ends.
   void set_overlap(bool on) { overlap_ = on; }
   bool overlap() const { return overlap_; }
 
