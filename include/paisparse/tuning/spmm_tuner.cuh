@@ -97,13 +97,11 @@ namespace detail {
 /// whole waves.
 template <class T>
 std::function<int64_t(const spmm_kernel_key&)> spmm_tensor_wave(dense_layout b) {
-  int dev = 0, sms = 0;
-  PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
-  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-  const int64_t threads = resident_threads();
-  return [sms, threads, b](const spmm_kernel_key& k) -> int64_t {
+  const int64_t sms = multiprocessors();
+  return [sms, b](const spmm_kernel_key& k) -> int64_t {  // spmm_space asks only for tensor-core keys
     const auto blocks = find_spmm_entry<T>(k).resident_blocks;
-    return blocks ? static_cast<int64_t>(sms) * blocks(b == dense_layout::row_major) : threads / k.block_threads;
+    PAISPARSE_EXPECTS(blocks != nullptr, "spmm kernel " << spmm_config{k}.name() << " has no occupancy query");
+    return sms * blocks(b == dense_layout::row_major);
   };
 }
 }  // namespace detail

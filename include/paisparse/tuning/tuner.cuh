@@ -131,12 +131,20 @@ std::vector<T> random_vector(std::size_t n, uint64_t seed, float lo = -1.f, floa
   return v;
 }
 
-inline int64_t resident_threads() {
-  int dev = 0, sms = 0, per_sm = 0;
+/// SMs of the current device.
+inline int64_t multiprocessors() {
+  int dev = 0, sms = 0;
   PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
   PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+  return sms;
+}
+
+/// Threads the current device holds at once (SMs x threads per SM).
+inline int64_t resident_threads() {
+  int dev = 0, per_sm = 0;
+  PAISPARSE_CUDA_TRY(cudaGetDevice(&dev));
   PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxThreadsPerMultiProcessor, dev));
-  return static_cast<int64_t>(sms) * per_sm;
+  return multiprocessors() * per_sm;
 }
 
 }  // namespace detail
