@@ -353,6 +353,25 @@ TEST(SpmmConfig, TensorCoreNames) {
     const auto sq = random_csr<float>(4096, 12288, 0.01, row_distribution::uniform, 0, 4);
     EXPECT_EQ(spmm_tensor_splits(k, compute_row_stats(sq), 792, 32), (std::vector<int32_t>{1, 8, 12, 16, 24, 32}));
   }
+  // the tuner's pre-filter: a key is kept when the filter can match one of its names, any split
+  {
+    const spmm_kernel_key k = spmm_kernel_key::tensor({64, 32, 64, 2, 2});
+    const auto col = dense_layout::col_major, row = dense_layout::row_major;
+    EXPECT_TRUE(spmm_filter_may_keep(k, col, col, 12288, ""));
+    EXPECT_TRUE(spmm_filter_may_keep(k, col, col, 12288, ".tc."));
+    EXPECT_TRUE(spmm_filter_may_keep(k, col, col, 12288, "m64.n32.k64.w2x2.s1"));
+    EXPECT_TRUE(spmm_filter_may_keep(k, col, col, 12288, "w2x2.s96.Bc"));  // 192 steps: splits up to 96
+    EXPECT_TRUE(spmm_filter_may_keep(k, col, col, 64, ".s3."));           // the tests' uneven split
+    EXPECT_FALSE(spmm_filter_may_keep(k, col, col, 12288, ".tf."));
+    EXPECT_FALSE(spmm_filter_may_keep(k, col, col, 12288, "m128"));
+    EXPECT_FALSE(spmm_filter_may_keep(k, col, col, 12288, "w2x2.s400."));  // more splits than steps
+    EXPECT_FALSE(spmm_filter_may_keep(k, col, col, 12288, ".Br."));       // another layout
+    EXPECT_TRUE(spmm_filter_may_keep(k, row, col, 12288, ".Br."));
+    // every configuration the space offers a key is kept by a filter of its own name
+    const auto wide = random_csr<float>(256, 12288, 0.01, row_distribution::uniform, 0, 4);
+    for (const spmm_config& c : spmm_space(2, compute_row_stats(wide), 132 * 2048, 32, col, col))
+      if (c.kernel.tensor_tiled()) EXPECT_TRUE(spmm_filter_may_keep(c.kernel, col, col, 12288, c.name())) << c.name();
+  }
   // the space offers them for 16-bit values only, once per layout pair, and only with 16-bit positions allowed
   auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
   const row_stats s = compute_row_stats(w);

@@ -704,6 +704,23 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
   return out;
 }
 
+/// Whether a name filter (a substring, as tune_options::filter) can keep
+/// some configuration of tensor-core key `k` in layouts b and c on a weight
+/// of `cols` columns, whatever its k split (spmm_tensor_splits offers 1 to
+/// half the k steps, and 3 to the tests). The tuner asks the occupancy API
+/// (which loads a kernel's module) only for the keys this keeps.
+inline bool spmm_filter_may_keep(const spmm_kernel_key& k, dense_layout b, dense_layout c, int32_t cols,
+                                 std::string_view filter) {
+  if (filter.empty()) return true;
+  const int64_t k_steps = (static_cast<int64_t>(cols) + k.tile.k - 1) / k.tile.k;
+  spmm_config config{k, 0, item_order::longest_first, b, c};
+  for (int64_t s = 1; s <= std::max<int64_t>(3, k_steps); ++s) {
+    config.k_splits = static_cast<int32_t>(s);
+    if (config.name().find(filter) != std::string::npos) return true;
+  }
+  return false;
+}
+
 /// Schedule knobs of a configuration.
 inline schedule_params spmm_schedule_params(const spmm_config& c, int value_bytes) {
   return schedule_params{c.kernel.vec_bytes / value_bytes, c.segment_cap, c.order, c.panel_rows};

@@ -119,9 +119,12 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   PAISPARSE_EXPECTS(opt.warmup >= 0, "tune_options::warmup = " << opt.warmup << ", expected >= 0");
 
   const row_stats stats = compute_row_stats(w);
-  std::vector<spmm_config> space =
-      spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n, layouts.b, layouts.c,
-                 opt.index_kinds, opt.orders, detail::spmm_tensor_wave<T>(layouts.b));
+  // the occupancy API loads a kernel's module: asked only for the keys the filter may keep
+  auto tensor_wave = [&, wave = detail::spmm_tensor_wave<T>(layouts.b)](const spmm_kernel_key& k) -> int64_t {
+    return spmm_filter_may_keep(k, layouts.b, layouts.c, w.cols(), opt.filter) ? wave(k) : 1;
+  };
+  std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
+                                              layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave);
   if (!opt.filter.empty())
     space.erase(std::remove_if(space.begin(), space.end(),
                                [&](const spmm_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
@@ -166,89 +169,32 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   device_error_check<T> check(ref, rows, n, ldc, layouts.c);
   const dense_view<const T> bview(db.data(), db.size(), ldb, layouts.b);
   const dense_view<T> cview(dc.data(), dc.size(), ldc, layouts.c);
-  l2_flusher flusher;
-
   spmm_tune_result<T> result;
   result.n = n;
-  result.candidates.resize(space.size());
-  spmm_schedule<T> current, best_schedule;
-  int best = -1;
-  bool current_holds_best = false;
-  // the budget counts the search only, not the reference and setup above
-  const auto search_start = std::chrono::steady_clock::now();
-  auto searching = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - search_start).count(); };
-  for (std::size_t i = 0; i < space.size(); ++i) {
-    spmm_candidate_result& r = result.candidates[i];
-    r.config = space[i];
-    if (opt.time_budget_s > 0 && best >= 0 && searching() > opt.time_budget_s) {  // a winner always exists
-      result.budget_exhausted = true;
-      r.status = candidate_status::skipped;
-      r.message = "time budget reached";
-      continue;
-    }
-    if (opt.on_progress) opt.on_progress(static_cast<int>(i), static_cast<int>(space.size()), r.config.name());
-    try {
-      if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
-        if (current_holds_best) best_schedule = std::move(current);
-        current_holds_best = false;
-        current = make_spmm_schedule(w, build_config(r.config), n);
-      }
-      const std::string why = spmm_cannot_implement(r.config, static_cast<int>(sizeof(T)));
-      PAISPARSE_EXPECTS(why.empty(), why);
-      const spmm_launch_fn<T> launch = find_spmm_kernel<T>(r.config.kernel);
-      auto run = [&](cudaStream_t s) {
-        spmm_execute(r.config, launch, current, staged.data(), staged_ld, bview, cview, n, epilog_params<T>{}, s,
-                     opt.overlap);
-      };
-      // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
-      PAISPARSE_CUDA_TRY(cudaMemsetAsync(dc.data(), 0xff, dc.size() * sizeof(T), opt.stream));
-      run(opt.stream);
-      r.rel_err = check(dc.data(), opt.stream);
-      if (!(r.rel_err <= relative_tolerance<T>())) {
-        r.status = candidate_status::wrong;
-        std::ostringstream os;
-        os << "relative error above " << relative_tolerance<T>();
-        r.message = os.str();
-        continue;
-      }
-      const timing_stats ts =
-          opt.graph_timing
-              ? time_launches_in_graph(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr)
-              : time_launches(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);
-      r.median_us = ts.median;
-      r.min_us = ts.min;
-      r.max_us = ts.max;
-      const int ib = r.config.kernel.index == index_kind::u16 ? 2 : 4;
-      r.gbps = r.median_us > 0 ? static_cast<double>(spmm_min_bytes(rows, cols, w.nnz(), n, sizeof(T), ib)) /
-                                     (r.median_us * 1e3)
-                               : 0;
-      r.status = candidate_status::ok;
-      if (best < 0 || r.median_us < result.candidates[best].median_us) {
-        best = static_cast<int>(i);
-        current_holds_best = true;
-      }
-    } catch (const error& e) {
-      r.status = candidate_status::failed;
-      r.message = e.what();
-      cudaGetLastError();  // clear a non-sticky launch error before the next candidate
-    }
-  }
-  if (current_holds_best) best_schedule = std::move(current);
-  if (opt.on_progress) opt.on_progress(static_cast<int>(space.size()), static_cast<int>(space.size()), "");
-  PAISPARSE_EXPECTS(best >= 0, "tune_spmm: no candidate passed the check ("
-                                   << space.size() << " tried"
-                                   << (result.budget_exhausted ? ", time budget reached" : "") << "); first failure: "
-                                   << (result.candidates.empty() ? "" : result.candidates[0].message));
-  if (result.candidates[best].config.kernel.tensor_tiled() &&
-      result.candidates[best].config.k_splits == 1)
-    best_schedule.drop_tile_split_tables();
-  result.plan = spmm_plan<T>(result.candidates[best].config, std::move(best_schedule));
-  std::stable_sort(result.candidates.begin(), result.candidates.end(),
-                   [](const spmm_candidate_result& a, const spmm_candidate_result& b) {
-                     const bool ao = a.status == candidate_status::ok, bo = b.status == candidate_status::ok;
-                     if (ao != bo) return ao;
-                     return ao && a.median_us < b.median_us;
-                   });
+  spmm_schedule<T> best_schedule;
+  auto build = [&](const spmm_config& c) { return make_spmm_schedule(w, build_config(c), n); };
+  auto runner = [&](const spmm_config& c, const spmm_schedule<T>& sched) {
+    const std::string why = spmm_cannot_implement(c, static_cast<int>(sizeof(T)));
+    PAISPARSE_EXPECTS(why.empty(), why);
+    const spmm_launch_fn<T> launch = find_spmm_kernel<T>(c.kernel);
+    return [&, c, launch](cudaStream_t s) {
+      spmm_execute(c, launch, sched, staged.data(), staged_ld, bview, cview, n, epilog_params<T>{}, s, opt.overlap);
+    };
+  };
+  auto error_of = [&](const auto& run) {  // poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
+    PAISPARSE_CUDA_TRY(cudaMemsetAsync(dc.data(), 0xff, dc.size() * sizeof(T), opt.stream));
+    run(opt.stream);
+    return check(dc.data(), opt.stream);
+  };
+  auto bytes = [&](const spmm_config& c) {
+    return spmm_min_bytes(rows, cols, w.nnz(), n, sizeof(T), c.kernel.index == index_kind::u16 ? 2 : 4);
+  };
+  const int best = detail::search_space(space, result.candidates, result.budget_exhausted, best_schedule, opt,
+                                        relative_tolerance<T>(), sched_key, build, runner, error_of, bytes);
+  const spmm_config winner = best >= 0 ? result.candidates[static_cast<std::size_t>(best)].config : spmm_config{};
+  detail::finish_table(result.candidates, best, result.budget_exhausted, "tune_spmm");
+  if (winner.kernel.tensor_tiled() && winner.k_splits == 1) best_schedule.drop_tile_split_tables();
+  result.plan = spmm_plan<T>(winner, std::move(best_schedule));
   result.seconds = elapsed();
   return result;
 }

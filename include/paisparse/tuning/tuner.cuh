@@ -147,6 +147,93 @@ inline int64_t resident_threads() {
   return multiprocessors() * per_sm;
 }
 
+/// The search both tuners run over their space, in its order. For each
+/// configuration: once the budget is spent (a winner exists by then) the
+/// rest are skipped; its schedule is built when `key` differs from the
+/// previous configuration's (build(config) -> Schedule); runner(config,
+/// schedule) gives the launch, a callable on a stream (it may throw:
+/// cannot implement, no such kernel); error_of(run) poisons the output,
+/// runs it once and returns the relative error against the float64
+/// reference; a candidate within `tolerance` is timed (cold L2 and graph
+/// replay as `opt` says) and its GB/s taken from bytes(config). A throwing
+/// candidate is marked failed, never fatal. Fills `candidates` (one per
+/// configuration, in order) and moves the winner's schedule into `best`;
+/// returns the winner's index, -1 when none passed.
+template <class Config, class Result, class Schedule, class Key, class Build, class Runner, class ErrorOf,
+          class Bytes>
+int search_space(const std::vector<Config>& space, std::vector<Result>& candidates, bool& budget_exhausted,
+                 Schedule& best, const tune_options& opt, double tolerance, Key key, Build build, Runner runner,
+                 ErrorOf error_of, Bytes bytes) {
+  l2_flusher flusher;
+  candidates.resize(space.size());
+  Schedule current;
+  int winner = -1;
+  bool current_holds_best = false;
+  // the budget counts the search only, not the reference and setup before it
+  const auto start = std::chrono::steady_clock::now();
+  auto searching = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  for (std::size_t i = 0; i < space.size(); ++i) {
+    Result& r = candidates[i];
+    r.config = space[i];
+    if (opt.time_budget_s > 0 && winner >= 0 && searching() > opt.time_budget_s) {
+      budget_exhausted = true;
+      r.status = candidate_status::skipped;
+      r.message = "time budget reached";
+      continue;
+    }
+    if (opt.on_progress) opt.on_progress(static_cast<int>(i), static_cast<int>(space.size()), r.config.name());
+    try {
+      if (i == 0 || key(space[i]) != key(space[i - 1])) {
+        if (current_holds_best) best = std::move(current);
+        current_holds_best = false;
+        current = build(r.config);
+      }
+      const auto run = runner(r.config, current);
+      r.rel_err = error_of(run);
+      if (!(r.rel_err <= tolerance)) {
+        r.status = candidate_status::wrong;
+        std::ostringstream os;
+        os << "relative error above " << tolerance;
+        r.message = os.str();
+        continue;
+      }
+      l2_flusher* flush = opt.cold_l2 ? &flusher : nullptr;
+      const timing_stats ts = opt.graph_timing ? time_launches_in_graph(run, opt.stream, opt.warmup, opt.reps, flush)
+                                               : time_launches(run, opt.stream, opt.warmup, opt.reps, flush);
+      r.median_us = ts.median;
+      r.min_us = ts.min;
+      r.max_us = ts.max;
+      r.gbps = r.median_us > 0 ? static_cast<double>(bytes(r.config)) / (r.median_us * 1e3) : 0;
+      r.status = candidate_status::ok;
+      if (winner < 0 || r.median_us < candidates[static_cast<std::size_t>(winner)].median_us) {
+        winner = static_cast<int>(i);
+        current_holds_best = true;
+      }
+    } catch (const error& e) {
+      r.status = candidate_status::failed;
+      r.message = e.what();
+      cudaGetLastError();  // clear a non-sticky launch error before the next candidate
+    }
+  }
+  if (current_holds_best) best = std::move(current);
+  if (opt.on_progress) opt.on_progress(static_cast<int>(space.size()), static_cast<int>(space.size()), "");
+  return winner;
+}
+
+/// After search_space: throws when no candidate passed (`who`: the tuner's
+/// name), else sorts the table, passing candidates fastest first.
+template <class Result>
+void finish_table(std::vector<Result>& candidates, int winner, bool budget_exhausted, const char* who) {
+  PAISPARSE_EXPECTS(winner >= 0, who << ": no candidate passed the check (" << candidates.size() << " tried"
+                                     << (budget_exhausted ? ", time budget reached" : "") << "); first failure: "
+                                     << (candidates.empty() ? "" : candidates[0].message));
+  std::stable_sort(candidates.begin(), candidates.end(), [](const Result& a, const Result& b) {
+    const bool ao = a.status == candidate_status::ok, bo = b.status == candidate_status::ok;
+    if (ao != bo) return ao;
+    return ao && a.median_us < b.median_us;
+  });
+}
+
 }  // namespace detail
 
 /// Bytes an SpMV must move at least: CSR with `index_bytes` indices, x and y.
@@ -182,84 +269,35 @@ spmv_tune_result<T> tune_spmv(const host_csr<T, int32_t>& w, const tune_options&
   device_buffer<T> dx(x);
   device_buffer<T> dy(static_cast<std::size_t>(w.rows()));
   std::vector<T> hy(static_cast<std::size_t>(w.rows()));
-  l2_flusher flusher;
-
   spmv_tune_result<T> result;
-  result.candidates.resize(space.size());
-  device_schedule<T> current, best_schedule;
-  int best = -1;
-  bool current_holds_best = false;
-  // the budget counts the search only, not the reference and setup above
-  const auto search_start = std::chrono::steady_clock::now();
-  auto searching = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - search_start).count(); };
-  for (std::size_t i = 0; i < space.size(); ++i) {
-    candidate_result& r = result.candidates[i];
-    r.config = space[i];
-    if (opt.time_budget_s > 0 && best >= 0 && searching() > opt.time_budget_s) {  // a winner always exists
-      result.budget_exhausted = true;
-      r.status = candidate_status::skipped;
-      r.message = "time budget reached";
-      continue;
-    }
-    if (opt.on_progress) opt.on_progress(static_cast<int>(i), static_cast<int>(space.size()), r.config.name());
-    try {
-      if (i == 0 || sched_key(space[i]) != sched_key(space[i - 1])) {
-        if (current_holds_best) best_schedule = std::move(current);
-        current_holds_best = false;
-        const schedule_params p{r.config.kernel.vec_bytes / static_cast<int>(sizeof(T)), r.config.segment_cap,
-                                r.config.order};
-        current = r.config.kernel.index == index_kind::u16 ? device_schedule<T>(build_schedule<uint16_t>(w, p))
-                                                           : device_schedule<T>(build_schedule<int32_t>(w, p));
-      }
-      const spmv_launch_fn<T> launch = find_spmv_kernel<T>(r.config.kernel);
-      const spmv_bins bins = spmv_bins_for(r.config, current);
-      // check: poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
-      PAISPARSE_CUDA_TRY(cudaMemsetAsync(dy.data(), 0xff, dy.size() * sizeof(T), opt.stream));
-      launch(current, bins, dx.data(), dy.data(), epilog_params<T>{}, opt.stream, opt.overlap);
-      PAISPARSE_CUDA_TRY(cudaMemcpyAsync(hy.data(), dy.data(), hy.size() * sizeof(T), cudaMemcpyDeviceToHost, opt.stream));
-      PAISPARSE_CUDA_TRY(cudaStreamSynchronize(opt.stream));
-      r.rel_err = relative_error(hy, ref);
-      if (!(r.rel_err <= relative_tolerance<T>())) {
-        r.status = candidate_status::wrong;
-        std::ostringstream os;
-        os << "relative error above " << relative_tolerance<T>();
-        r.message = os.str();
-        continue;
-      }
-      auto run = [&](cudaStream_t s) { launch(current, bins, dx.data(), dy.data(), epilog_params<T>{}, s, opt.overlap); };
-      const timing_stats ts =
-          opt.graph_timing ? time_launches_in_graph(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr)
-                           : time_launches(run, opt.stream, opt.warmup, opt.reps, opt.cold_l2 ? &flusher : nullptr);
-      r.median_us = ts.median;
-      r.min_us = ts.min;
-      r.max_us = ts.max;
-      const int ib = r.config.kernel.index == index_kind::u16 ? 2 : 4;
-      r.gbps = r.median_us > 0
-                   ? static_cast<double>(spmv_min_bytes(w.rows(), w.cols(), w.nnz(), sizeof(T), ib)) / (r.median_us * 1e3)
-                   : 0;
-      r.status = candidate_status::ok;
-      if (best < 0 || r.median_us < result.candidates[best].median_us) {
-        best = static_cast<int>(i);
-        current_holds_best = true;
-      }
-    } catch (const error& e) {
-      r.status = candidate_status::failed;
-      r.message = e.what();
-      cudaGetLastError();  // clear a non-sticky launch error before the next candidate
-    }
-  }
-  if (current_holds_best) best_schedule = std::move(current);
-  if (opt.on_progress) opt.on_progress(static_cast<int>(space.size()), static_cast<int>(space.size()), "");
-  PAISPARSE_EXPECTS(best >= 0, "tune_spmv: no candidate passed the check ("
-                                   << space.size() << " tried" << (result.budget_exhausted ? ", time budget reached" : "")
-                                   << "); first failure: " << (result.candidates.empty() ? "" : result.candidates[0].message));
-  result.plan = spmv_plan<T>(result.candidates[best].config, std::move(best_schedule), w.rows(), w.cols());
-  std::stable_sort(result.candidates.begin(), result.candidates.end(),
-                   [](const candidate_result& a, const candidate_result& b) {
-                     const bool ao = a.status == candidate_status::ok, bo = b.status == candidate_status::ok;
-                     if (ao != bo) return ao;
-                     return ao && a.median_us < b.median_us;
-                   });
+  device_schedule<T> best_schedule;
+  auto build = [&](const spmv_config& c) {
+    const schedule_params p{c.kernel.vec_bytes / static_cast<int>(sizeof(T)), c.segment_cap, c.order};
+    return c.kernel.index == index_kind::u16 ? device_schedule<T>(build_schedule<uint16_t>(w, p))
+                                             : device_schedule<T>(build_schedule<int32_t>(w, p));
+  };
+  auto runner = [&](const spmv_config& c, const device_schedule<T>& sched) {
+    const spmv_launch_fn<T> launch = find_spmv_kernel<T>(c.kernel);
+    const spmv_bins bins = spmv_bins_for(c, sched);
+    return [&, launch, bins](cudaStream_t s) {
+      launch(sched, bins, dx.data(), dy.data(), epilog_params<T>{}, s, opt.overlap);
+    };
+  };
+  auto error_of = [&](const auto& run) {  // poisoned output (all-ones bits: NaN in every value type), alpha 1, beta 0
+    PAISPARSE_CUDA_TRY(cudaMemsetAsync(dy.data(), 0xff, dy.size() * sizeof(T), opt.stream));
+    run(opt.stream);
+    PAISPARSE_CUDA_TRY(cudaMemcpyAsync(hy.data(), dy.data(), hy.size() * sizeof(T), cudaMemcpyDeviceToHost, opt.stream));
+    PAISPARSE_CUDA_TRY(cudaStreamSynchronize(opt.stream));
+    return relative_error(hy, ref);
+  };
+  auto bytes = [&](const spmv_config& c) {
+    return spmv_min_bytes(w.rows(), w.cols(), w.nnz(), sizeof(T), c.kernel.index == index_kind::u16 ? 2 : 4);
+  };
+  const int best = detail::search_space(space, result.candidates, result.budget_exhausted, best_schedule, opt,
+                                        relative_tolerance<T>(), sched_key, build, runner, error_of, bytes);
+  const spmv_config winner = best >= 0 ? result.candidates[static_cast<std::size_t>(best)].config : spmv_config{};
+  detail::finish_table(result.candidates, best, result.budget_exhausted, "tune_spmv");
+  result.plan = spmv_plan<T>(winner, std::move(best_schedule), w.rows(), w.cols());
   result.seconds = elapsed();
   return result;
 }
