@@ -10,7 +10,7 @@
 # Logs and the benchmark JSON go to $OUT (default: ./out).
 # SUITE_SKIP can hold any of the step names: tests spmm_tests plan_cache_tests
 # memcheck racecheck memcheck_spmm racecheck_spmm memcheck_tc racecheck_tc
-# quickstart load_and_run load_and_run_cached bench plots.
+# memcheck_wg racecheck_wg quickstart load_and_run load_and_run_cached bench plots.
 # BENCH_ARGS replaces the benchmark's extra flags (default --tune_budget=6,
 # which keeps the default set under 8 minutes on the H100).
 set -u
@@ -67,6 +67,12 @@ if command -v compute-sanitizer > /dev/null; then
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
     step racecheck_tc env PAISPARSE_SPMM_SWEEP_STRIDE=5 PAISPARSE_SPMM_SWEEP_FILTER=spmm.t compute-sanitizer --tool racecheck \
       --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
+    # the warpgroup tensor-core kernels (spmm.wg.*, sm_90a: wgmma reading shared memory while the block
+    # builds the next tile), every one of them under memcheck, every 2nd under racecheck
+    step memcheck_wg env PAISPARSE_SPMM_SWEEP_FILTER=spmm.wg compute-sanitizer --tool memcheck --report-api-errors no \
+      --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
+    step racecheck_wg env PAISPARSE_SPMM_SWEEP_STRIDE=2 PAISPARSE_SPMM_SWEEP_FILTER=spmm.wg compute-sanitizer --tool racecheck \
+      --error-exitcode 1 "$B/tests/paisparse_spmm_tests" --gtest_filter='SpmmEveryCandidate/1.MatrixSet'
   fi
 fi
 [ -x "$B/examples/quickstart" ] && step quickstart "$B/examples/quickstart"
@@ -87,11 +93,11 @@ echo
 echo "=== summary ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null))"
 grep -hE "^\[  (PASSED|FAILED)|tests? ran|FAILED TEST|ERROR SUMMARY|RACECHECK SUMMARY" "$OUT"/tests.log "$OUT"/spmm_tests.log "$OUT"/plan_cache_tests.log \
   "$OUT"/memcheck.log "$OUT"/racecheck.log "$OUT"/memcheck_spmm.log "$OUT"/racecheck_spmm.log "$OUT"/memcheck_tc.log \
-  "$OUT"/racecheck_tc.log 2>/dev/null
+  "$OUT"/racecheck_tc.log "$OUT"/memcheck_wg.log "$OUT"/racecheck_wg.log 2>/dev/null
 grep -hE "faster|smaller|match" "$OUT"/quickstart.log 2>/dev/null
 [ -f "$OUT/bench.md" ] && tail -n 12 "$OUT/bench.md"
 for k in tests spmm_tests plan_cache_tests memcheck racecheck memcheck_spmm racecheck_spmm memcheck_tc racecheck_tc \
-  quickstart load_and_run \
+  memcheck_wg racecheck_wg quickstart load_and_run \
   load_and_run_cached bench plots; do [ -n "${result[$k]:-}" ] && echo "$k: ${result[$k]}"; done
 # the exit status: 0 only if every step that ran passed
 if [ -n "$failed" ]; then echo "FAILED steps:$failed"; exit 1; fi

@@ -112,6 +112,8 @@ TEST(SpmmSpace, KernelKeysAreTheFilteredCartesianProduct) {
     for (const auto& b : space::spmm_window_blocks) expect += spmm_window_shape_ok(b) ? 1 : 0;
   if (space::spmm_fragment)  // register-built tensor-core kernels: likewise
     for (const auto& t : space::spmm_fragment_tiles) expect += spmm_fragment_shape_ok(t) ? 1 : 0;
+  if (space::spmm_wgmma)  // warpgroup tensor-core kernels: likewise
+    for (const auto& t : space::spmm_wgmma_tiles) expect += spmm_wgmma_shape_ok(t) ? 1 : 0;
   EXPECT_EQ(keys.size(), expect);
   std::set<std::string> names;
   for (const auto& k : keys) {
@@ -147,6 +149,12 @@ TEST(SpmmSpace, EveryValueTypeCanRunEveryKey) {
   spmm_config c{{128, 8, 1, 8, 16, 1, index_kind::u16, spmm_b_access::gather}};
   c.b_layout = dense_layout::row_major;
   EXPECT_NE(spmm_cannot_implement(c, 2).find("column-major B only"), std::string::npos);
+  spmm_config wg{spmm_kernel_key::wgmma({64, 128, 64, 4, 1})};
+  EXPECT_EQ(spmm_cannot_implement(wg, 2), "");
+  wg.b_layout = dense_layout::row_major;
+  EXPECT_NE(spmm_cannot_implement(wg, 2).find("spmm.wg kernels read column-major B only"), std::string::npos);
+  EXPECT_NE(spmm_cannot_implement(spmm_kernel_key::wgmma({64, 48, 64, 4, 1}), 2).find("warpgroup"), std::string::npos);
+  EXPECT_NE(spmm_cannot_implement(spmm_kernel_key::wgmma({64, 64, 64, 2, 2}), 2).find("warpgroup"), std::string::npos);
 }
 
 TEST(SpmmSpace, ShapesSuitN) {
@@ -203,7 +211,9 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
       const auto all = spmm_space(2, s, 132 * 2048, n, bl, dense_layout::row_major);
       std::size_t expect = 0;
       for (const auto& k : spmm_kernel_keys()) {
-        if (bl == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
+        if (bl == dense_layout::row_major &&
+            (k.access == spmm_b_access::gather || k.access == spmm_b_access::wgmma))
+          continue;
         if (!spmm_shape_suits(k, n) || !spmm_cannot_implement(k, 2).empty()) continue;
         if (k.access == spmm_b_access::panel)
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
@@ -418,6 +428,39 @@ TEST(SpmmConfig, GatheredTensorCoreNames) {
     EXPECT_EQ(count(2, 0), static_cast<int>(std::size(space::spmm_window_blocks)));
     EXPECT_LT(count(2, 8), count(2, 0));  // no block more than half empty, but for the narrowest
   }
+}
+
+TEST(SpmmConfig, WarpgroupTensorCoreNames) {
+  spmm_config c{spmm_kernel_key::wgmma({128, 64, 64, 8, 1})};
+  c.b_layout = dense_layout::col_major;
+  c.c_layout = dense_layout::row_major;
+  c.k_splits = 3;
+  EXPECT_EQ(c.name(), "spmm.wg.m128.n64.k64.w8x1.s3.Bc.Cr");
+  EXPECT_EQ(spmm_config::parse(c.name()), c);
+  EXPECT_EQ(c.kernel.block_threads, 256);
+  EXPECT_TRUE(c.kernel.tensor_tiled());
+  EXPECT_FALSE(c.stages_b());
+  EXPECT_NE(spmm_config::parse("spmm.wg.m64.n32.k64.w4x1.s1.Bc.Cc").kernel,
+            spmm_config::parse("spmm.tc.m64.n32.k64.w4x1.s1.Bc.Cc").kernel);
+  EXPECT_NE(parse_error("spmm.wg.m64.n32.k64.w4x1.s1.Br.Cc").find("column-major B (Bc) only"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.wg.m64.n32.k64.w2x2.s1.Bc.Cc").find("not a warpgroup tensor-core shape"),
+            std::string::npos);  // a warpgroup is 4 warps over 64 rows
+  EXPECT_NE(parse_error("spmm.wg.m32.n32.k64.w2x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.wg.m64.n48.k64.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
+  // offered for 16-bit values and column-major B only, with k splits as the dense tiles
+  auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
+  const row_stats s = compute_row_stats(w);
+  auto count = [&](int vb, dense_layout b, int32_t n) {
+    int wg = 0;
+    for (const auto& x : spmm_space(vb, s, 132 * 2048, n, b, dense_layout::col_major)) {
+      wg += x.kernel.access == spmm_b_access::wgmma;
+      if (x.kernel.access == spmm_b_access::wgmma) EXPECT_TRUE(spmm_wgmma_shape_ok(x.kernel.tile)) << x.name();
+    }
+    return wg;
+  };
+  EXPECT_EQ(count(4, dense_layout::col_major, 64), 0);
+  EXPECT_EQ(count(2, dense_layout::row_major, 64), 0);
+  if (space::spmm_wgmma) EXPECT_GT(count(2, dense_layout::col_major, 64), 0);
 }
 
 TEST(SpmmConfig, RegisterBuiltTensorCoreNames) {
@@ -735,8 +778,10 @@ TEST(TiledWeight, EveryNonzeroInItsTileAndPlace) {
   for (auto [rows, cols, density] : {std::tuple{200, 300, 0.05}, std::tuple{64, 64, 1.0}, std::tuple{1, 5000, 0.01},
                                      std::tuple{3000, 1, 0.3}, std::tuple{70, 90, 0.0}}) {
     const auto w = random_csr<__half>(rows, cols, density, row_distribution::lognormal, 0.8, rows + cols);
-    for (auto [tm, tk] : {std::pair{64, 64}, std::pair{32, 16}, std::pair{128, 32}}) {
-      const host_tiled_weight t = build_tiled_weight(w, tm, tk);
+    for (auto [tm, tk] : {std::pair{64, 64}, std::pair{32, 16}, std::pair{128, 32}})
+    for (tile_layout layout : {tile_layout::padded_rows, tile_layout::core_matrices}) {
+      const host_tiled_weight t = build_tiled_weight(w, tm, tk, 0, layout);
+      EXPECT_EQ(t.layout, layout);
       const int ld = tk + tile_pad;
       ASSERT_EQ(t.row_blocks, (rows + tm - 1) / tm);
       ASSERT_EQ(t.k_tiles, (cols + tk - 1) / tk);
@@ -749,7 +794,16 @@ TEST(TiledWeight, EveryNonzeroInItsTileAndPlace) {
           ASSERT_EQ(t.tile_ptr[ti] % 4, 0);
           for (int32_t i = t.tile_ptr[ti]; i < t.tile_ptr[ti + 1]; ++i) {
             const uint32_t word = t.words[static_cast<std::size_t>(i)];
-            const int off = static_cast<int>(word >> 16), r = off / ld, c = off % ld;
+            const int off = static_cast<int>(word >> 16);
+            if (layout == tile_layout::core_matrices && off >= tm * tk) {  // padding: the spare place past the tile
+              EXPECT_EQ(word & 0xffffu, 0u);
+              EXPECT_EQ(off, tm * tk);
+              continue;
+            }
+            // padded rows: row off / ld; core matrices: 8 x 8 blocks of 64 places, tk / 8 of them per 8 rows
+            const int block = off / 64, in = off % 64;
+            const int r = layout == tile_layout::padded_rows ? off / ld : block / (tk / 8) * 8 + in / 8;
+            const int c = layout == tile_layout::padded_rows ? off % ld : block % (tk / 8) * 8 + in % 8;
             ASSERT_LT(r, tm);
             if (c >= tk) {  // padding
               EXPECT_EQ(word & 0xffffu, 0u);
@@ -760,7 +814,8 @@ TEST(TiledWeight, EveryNonzeroInItsTileAndPlace) {
                 << "a place written twice";
           }
         }
-      ASSERT_EQ(got.size(), static_cast<std::size_t>(w.nnz())) << rows << "x" << cols << " tile " << tm << "x" << tk;
+      ASSERT_EQ(got.size(), static_cast<std::size_t>(w.nnz()))
+          << rows << "x" << cols << " tile " << tm << "x" << tk << " layout " << static_cast<int>(layout);
       for (int32_t r = 0; r < w.rows(); ++r)
         for (int32_t j = w.row_offsets()[r]; j < w.row_offsets()[r + 1]; ++j) {
           uint16_t bits;

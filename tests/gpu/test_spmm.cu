@@ -46,13 +46,17 @@ constexpr layout_pair layout_pairs[] = {{dense_layout::col_major, dense_layout::
                                         {dense_layout::col_major, dense_layout::row_major},
                                         {dense_layout::row_major, dense_layout::col_major}};
 
-/// Every configuration of the space, all four layout pairs, N not pruned.
+/// Whether this build and GPU run configuration c (the spmm.wg kernels need
+/// sm_90a code; the tuner leaves them out likewise).
+bool runs_here(const spmm_config& c) { return c.kernel.access != spmm_b_access::wgmma || detail::wgmma_compiled(); }
+
+/// Every configuration of the space this build and GPU run, all four layout
+/// pairs, N not pruned.
 std::vector<spmm_config> every_spmm_config(int value_bytes, const row_stats& s) {
   std::vector<spmm_config> all;
-  for (const auto& lp : layout_pairs) {
-    const auto part = spmm_space(value_bytes, s, detail::resident_threads(), 0, lp.b, lp.c);
-    all.insert(all.end(), part.begin(), part.end());
-  }
+  for (const auto& lp : layout_pairs)
+    for (const auto& c : spmm_space(value_bytes, s, detail::resident_threads(), 0, lp.b, lp.c))
+      if (runs_here(c)) all.push_back(c);
   return all;
 }
 
@@ -305,7 +309,7 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
     if (!space::spmm_tensor && !space::spmm_window && !space::spmm_fragment)
       GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0, PAISPARSE_SPMM_WINDOW=0 and PAISPARSE_SPMM_FRAGMENT=0";
     uint64_t seed = 90000 + 1000 * type_number<T>();
-    int total = 0, windowed = 0, fragments = 0;
+    int total = 0, windowed = 0, fragments = 0, warpgroups = 0;
     auto matrices = matrix_set();
     matrices.push_back({"striped_density_300x1100", striped_density(300, 1100)});
     for (const auto& m : matrices) {
@@ -334,13 +338,16 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
             ++total;
             windowed += c.kernel.access == spmm_b_access::window;
             fragments += c.kernel.access == spmm_b_access::fragment;
+            warpgroups += c.kernel.access == spmm_b_access::wgmma;
           }
         }
     }
-    std::printf("  tensor-core kernels %-5s: %d runs checked (%d of them gathered, %d register-built)\n",
-                value_type_name<T>(), total, windowed, fragments);
+    std::printf("  tensor-core kernels %-5s: %d runs checked (%d of them gathered, %d register-built, %d warpgroup%s)\n",
+                value_type_name<T>(), total, windowed, fragments, warpgroups,
+                detail::wgmma_compiled() ? "" : "; spmm.wg not run: no sm_90a code for this GPU");
     if (space::spmm_window) EXPECT_GT(windowed, 0);
     if (space::spmm_fragment) EXPECT_GT(fragments, 0);
+    if (space::spmm_wgmma && detail::wgmma_compiled()) EXPECT_GT(warpgroups, 0);
   }
 }
 
@@ -473,7 +480,8 @@ TYPED_TEST(SpmmApi, ChainedLayersWithProgrammaticDependentLaunch) {
   std::map<std::tuple<int, bool, bool, bool>, spmm_config> picks;
   for (const auto& c : spmm_space(sizeof(T), compute_row_stats(ws[0]), detail::resident_threads(), n,
                                   dense_layout::col_major, dense_layout::col_major))
-    picks.emplace(std::tuple{static_cast<int>(c.kernel.access), c.stages_b(), c.k_splits > 1, c.segment_cap > 0}, c);
+    if (runs_here(c))
+      picks.emplace(std::tuple{static_cast<int>(c.kernel.access), c.stages_b(), c.k_splits > 1, c.segment_cap > 0}, c);
   ASSERT_GE(picks.size(), 4u);
   const epilog_params<T> ep{0.125f};  // alpha: keeps the chain's magnitudes near the input's
   std::vector<device_buffer<T>> y;    // y[0]: the input, y[l + 1]: layer l's output

@@ -13,6 +13,16 @@
 // of 4 (one 16-byte load takes 4 words) with words that write 0 into the
 // padding column of row 0, which no ldmatrix reads.
 //
+// The spmm.wg kernels (kernels/spmm_wgmma_kernel.cuh) read the tile with
+// the tensor cores straight from shared memory, which takes it as 8 x 8
+// "core matrices" of 128 contiguous bytes each (tile_layout::core_matrices):
+//
+//   offset = ((r / 8) * (tile_k / 8) + c / 8) * 64 + (r % 8) * 8 + c % 8
+//
+// with no padding; there the padding words write 0 into one spare element
+// past the tile (offset tile_m * tile_k), which the buffer has and no
+// multiply reads.
+//
 // So the weight costs 4 bytes per nonzero (2 for fp16/bf16 values, 2 for the
 // position), as 16-bit CSR does, plus 4 bytes per tile.
 //
@@ -49,6 +59,24 @@ namespace paisparse {
 
 /// Elements each tile row is padded by in shared memory (16 bytes of 16-bit values).
 inline constexpr int tile_pad = 8;
+
+/// Where a nonzero of a tile goes in the kernel's shared copy (the header
+/// comment): rows padded by tile_pad (ldmatrix, spmm.tc) or 8 x 8 core
+/// matrices (wgmma, spmm.wg).
+enum class tile_layout { padded_rows, core_matrices };
+
+/// The 16-bit place of row r, column c of a tile_m x tile_k tile in `layout`.
+constexpr uint32_t tile_place(tile_layout layout, int32_t tile_k, int32_t r, int32_t c) {
+  return layout == tile_layout::padded_rows
+             ? static_cast<uint32_t>(r * (tile_k + tile_pad) + c)
+             : static_cast<uint32_t>(((r / 8) * (tile_k / 8) + c / 8) * 64 + (r % 8) * 8 + c % 8);
+}
+
+/// The place a padding word writes its 0 to: one no multiply reads.
+constexpr uint32_t tile_spare_place(tile_layout layout, int32_t tile_m, int32_t tile_k) {
+  return layout == tile_layout::padded_rows ? static_cast<uint32_t>(tile_k)
+                                            : static_cast<uint32_t>(tile_m * tile_k);
+}
 
 namespace detail {
 
@@ -137,16 +165,18 @@ inline void spread_banks(uint32_t* words, int64_t n, std::vector<uint32_t>& scra
 struct host_tiled_weight {
   int32_t rows = 0, cols = 0, nnz = 0;
   int32_t tile_m = 0, tile_k = 0;
+  tile_layout layout = tile_layout::padded_rows;
   int32_t row_blocks = 0, k_tiles = 0;
   std::vector<int32_t> tile_ptr;  // row_blocks * k_tiles + 1
   std::vector<uint32_t> words;    // packed nonzeros, each tile padded to a multiple of 4
 };
 
 /// Packs `w` into tiles of tile_m x tile_k. Values must be 16-bit (fp16 or bf16).
-/// threads: host threads for the two passes (0: as many as the machine has).
+/// threads: host threads for the two passes (0: as many as the machine has);
+/// layout: where the kernel's shared copy keeps each place (the header comment).
 template <class T>
 host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile_m, int32_t tile_k,
-                                     unsigned threads = 0) {
+                                     unsigned threads = 0, tile_layout layout = tile_layout::padded_rows) {
   static_assert(sizeof(T) == 2, "build_tiled_weight: the tensor-core path takes 16-bit values (fp16 or bf16)");
   PAISPARSE_EXPECTS(tile_m >= 16 && tile_m % 16 == 0 && tile_k >= 16 && tile_k % 16 == 0,
                     "build_tiled_weight: tile " << tile_m << " x " << tile_k << ", expected multiples of 16");
@@ -159,6 +189,7 @@ host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile
   t.nnz = w.nnz();
   t.tile_m = tile_m;
   t.tile_k = tile_k;
+  t.layout = layout;
   t.row_blocks = static_cast<int32_t>((static_cast<int64_t>(t.rows) + tile_m - 1) / tile_m);
   t.k_tiles = static_cast<int32_t>((static_cast<int64_t>(t.cols) + tile_k - 1) / tile_k);
   const int64_t tiles = static_cast<int64_t>(t.row_blocks) * t.k_tiles;
@@ -192,15 +223,14 @@ host_tiled_weight build_tiled_weight(const host_csr<T, int32_t>& w, int32_t tile
                       "build_tiled_weight: more than 2^31 - 1 packed nonzeros");
   }
   t.tile_ptr[static_cast<std::size_t>(tiles)] = static_cast<int32_t>(total);
-  const uint32_t pad_word = static_cast<uint32_t>(tile_k) << 16;  // value 0 at row 0, column tile_k (padding)
+  const uint32_t pad_word = tile_spare_place(layout, tile_m, tile_k) << 16;  // value 0 where no multiply reads
   t.words.assign(static_cast<std::size_t>(total), pad_word);
   std::vector<int64_t> cursor(t.tile_ptr.begin(), t.tile_ptr.end() - 1);
-  const int32_t ld = tile_k + tile_pad;
   detail::for_ranges(t.row_blocks, t.nnz, threads, [&](int64_t b0, int64_t b1) {
     each_nonzero(b0, b1, [&](int32_t j, int32_t r, int32_t c, int64_t tile) {
       uint16_t bits;
       std::memcpy(&bits, &val[static_cast<std::size_t>(j)], 2);
-      const uint32_t offset = static_cast<uint32_t>((r % tile_m) * ld + c % tile_k);
+      const uint32_t offset = tile_place(layout, tile_k, r % tile_m, c % tile_k);
       t.words[static_cast<std::size_t>(cursor[static_cast<std::size_t>(tile)]++)] = bits | (offset << 16);
     });
     std::vector<uint32_t> scratch;

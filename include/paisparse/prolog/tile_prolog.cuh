@@ -14,6 +14,10 @@
 //                         as tile_n rows of tile_k; row-major B as tile_k
 //                         rows of tile_n (reduction/mma_reduction.cuh reads
 //                         it transposed).
+//   b_core_stage          the same block of a column-major B in the core-
+//                         matrix layout the wgmma instruction reads (the
+//                         spmm.wg kernels; their W tiles come the same way,
+//                         tile_layout::core_matrices).
 //
 // Every function is called by all Threads threads of the block; the kernel
 // (kernels/spmm_tensor_kernel.cuh) places the barriers.
@@ -27,12 +31,14 @@
 
 namespace paisparse {
 
-template <class T, int Threads, int TileM, int TileK, int Regs = 2>
+template <class T, int Threads, int TileM, int TileK, int Regs = 2, tile_layout Layout = tile_layout::padded_rows>
 struct tile_scatter_prolog {
   static_assert(sizeof(T) == 2, "tile_scatter_prolog: 16-bit values only");
   static_assert(TileM % 16 == 0 && TileK % 16 == 0, "tile_scatter_prolog: tiles of whole 16 x 16 blocks");
-  static constexpr int ld = TileK + tile_pad;                     // elements per shared row
-  static constexpr int smem_elems = TileM * ld;                   // one buffer
+  static constexpr int ld = TileK + tile_pad;                     // elements per shared row (padded rows)
+  // one buffer: padded rows, or core matrices and one spare 16-byte piece
+  // for the padding words (format/tiled_weight.hpp)
+  static constexpr int smem_elems = Layout == tile_layout::padded_rows ? TileM * ld : TileM * TileK + 8;
   static constexpr int per_pass = Threads * 4;                    // words one round of 16-byte loads covers
   static constexpr int prefetched = per_pass * Regs;              // words held in registers per tile
 
@@ -78,6 +84,77 @@ struct tile_scatter_prolog {
     dst[q.y >> 16] = static_cast<uint16_t>(q.y & 0xffffu);
     dst[q.z >> 16] = static_cast<uint16_t>(q.z & 0xffffu);
     dst[q.w >> 16] = static_cast<uint16_t>(q.w & 0xffffu);
+  }
+};
+
+/// The activations of the spmm.wg kernels: the tile_k x tile_n block of a
+/// column-major B, kept as the wgmma instruction reads a K-major operand:
+/// 8 x 8 core matrices of 128 contiguous bytes, element (k, n) at
+/// ((n / 8) * (TileK / 8) + k / 8) * 64 + (n % 8) * 8 + k % 8. Each 16-byte
+/// piece (8 values of k, one column) is one row of a core matrix, copied
+/// with cp.async (zero-filled past K and N) when B and its ld are 16-byte
+/// aligned, element by element otherwise.
+///
+/// A thread copies the same piece of every (Threads / pieces)-th column:
+/// lanes 8 apart take the pieces of 8 neighbouring columns, so the 8 lanes
+/// of one piece fill 128 contiguous bytes of shared memory (no bank
+/// conflict), and a step inside K costs each copy an add and one bound.
+template <class T, int Threads, int TileK, int TileN>
+struct b_core_stage {
+  static_assert(sizeof(T) == 2, "b_core_stage: 16-bit values only");
+  static_assert(TileK % 16 == 0 && TileN % 8 == 0, "b_core_stage: whole core matrices");
+  static constexpr int pieces = TileK / 8;  // 16-byte pieces per column of the tile
+  static constexpr int smem_elems = TileN * TileK;
+  static constexpr int cols_per_pass = Threads / pieces;  // columns one round of copies covers
+  static_assert(Threads % (8 * pieces) == 0, "b_core_stage: the block's threads must cover 8 columns at a time");
+  static constexpr int passes = (TileN + cols_per_pass - 1) / cols_per_pass;
+
+  __device__ __forceinline__ static int place(int nn, int kk) {
+    return ((nn / 8) * pieces + kk / 8) * 64 + (nn % 8) * 8 + kk % 8;
+  }
+  /// This thread's first column and piece.
+  __device__ __forceinline__ static int first_col(int tid) { return tid % 8 + 8 * (tid / (8 * pieces)); }
+  __device__ __forceinline__ static int first_k(int tid) { return (tid / 8) % pieces * 8; }
+
+  /// Where this thread's first piece of every tile starts in B, in
+  /// elements, for the step at k0 = 0 (for stage_at's fast path).
+  __device__ __forceinline__ static int64_t thread_offset(int64_t ldb, int32_t n0, int tid) {
+    return static_cast<int64_t>(n0 + first_col(tid)) * ldb + first_k(tid);
+  }
+
+  /// Stages rows k0.. (K rows) and columns n0.. (N columns) of B into
+  /// `smem`; the caller commits and waits (vec: cp.async). offset:
+  /// thread_offset().
+  __device__ __forceinline__ static void stage_at(T* smem, const T* b, int64_t ldb, int64_t offset, int32_t k0,
+                                                  int32_t n0, int32_t k, int32_t n, bool vec, int tid) {
+    if (vec && k0 + TileK <= k) {  // inside K: whole pieces, a fixed stride apart
+      const int c0 = first_col(tid);
+      const uint32_t dst = detail::shared_address(smem + place(c0, first_k(tid)));
+      const int64_t stride = static_cast<int64_t>(cols_per_pass) * ldb;
+      int64_t at = offset + k0;
+#pragma unroll
+      for (int j = 0; j < passes; ++j, at += stride) {
+        const int c = c0 + j * cols_per_pass;
+        if (TileN % cols_per_pass != 0 && c >= TileN) break;
+        const int bytes = n0 + c < n ? 16 : 0;
+        detail::cp_async_16(dst + j * (cols_per_pass / 8) * pieces * 128, bytes > 0 ? b + at : b, bytes);
+      }
+    } else if (vec) {
+#pragma unroll 4
+      for (int p = tid; p < TileN * pieces; p += Threads) {
+        const int nn = p / pieces, kk = (p % pieces) * 8;
+        const int32_t gk = k0 + kk, gn = n0 + nn;
+        const int bytes = gn < n ? 2 * max(0, min(8, k - gk)) : 0;
+        const T* src = bytes > 0 ? b + static_cast<int64_t>(gn) * ldb + gk : b;
+        detail::cp_async_16(detail::shared_address(smem + place(nn, kk)), src, bytes);
+      }
+    } else {
+      for (int e = tid; e < TileN * TileK; e += Threads) {
+        const int nn = e / TileK, kk = e % TileK;
+        const int32_t gk = k0 + kk, gn = n0 + nn;
+        smem[place(nn, kk)] = gn < n && gk < k ? b[static_cast<int64_t>(gn) * ldb + gk] : from_float<T>(0.f);
+      }
+    }
   }
 };
 

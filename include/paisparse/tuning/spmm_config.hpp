@@ -73,6 +73,16 @@
 //
 // with shapes PAISPARSE_SPMM_FRAGMENT_TILES, a list of {m, n, k, warps over
 // rows, 1[, warps over k]}; PAISPARSE_SPMM_FRAGMENT=0 leaves them out.
+//
+// The warpgroup tensor-core kernels (kernels/spmm_wgmma_kernel.cuh, fp16
+// and bf16, column-major B, sm_90a: wgmma reads both tiles from shared
+// memory while the block builds the next) are named like the tensor-core
+// ones, with "wg" and 4 warps (a warpgroup) per 64 rows:
+//
+//     spmm.wg.m64.n128.k64.w4x1.s2.Bc.Cc
+//
+// with shapes PAISPARSE_SPMM_WGMMA_TILES, a list of {m, n, k, m / 16, 1};
+// PAISPARSE_SPMM_WGMMA=0 leaves them out.
 #pragma once
 
 #include <algorithm>
@@ -167,6 +177,15 @@
       {64, 128, 64, 4, 1, 2}
 #endif
 
+#ifndef PAISPARSE_SPMM_WGMMA  // 1: also compile the warpgroup tensor-core kernels (fp16 and bf16, sm_90a)
+#define PAISPARSE_SPMM_WGMMA 1
+#endif
+#ifndef PAISPARSE_SPMM_WGMMA_TILES  // {rows, columns, k step, rows / 16, 1} per block
+#define PAISPARSE_SPMM_WGMMA_TILES \
+  {64, 16, 64, 4, 1}, {64, 32, 64, 4, 1}, {64, 64, 64, 4, 1}, {64, 128, 64, 4, 1}, {128, 64, 64, 8, 1}, \
+      {128, 128, 64, 8, 1}
+#endif
+
 namespace paisparse {
 
 /// One block shape of the gathered tensor-core kernels.
@@ -207,6 +226,8 @@ inline constexpr bool spmm_window = PAISPARSE_SPMM_WINDOW;
 inline constexpr spmm_window_block spmm_window_blocks[] = {PAISPARSE_SPMM_WINDOW_BLOCKS};
 inline constexpr bool spmm_fragment = PAISPARSE_SPMM_FRAGMENT;
 inline constexpr spmm_tensor_tile spmm_fragment_tiles[] = {PAISPARSE_SPMM_FRAGMENT_TILES};
+inline constexpr bool spmm_wgmma = PAISPARSE_SPMM_WGMMA;
+inline constexpr spmm_tensor_tile spmm_wgmma_tiles[] = {PAISPARSE_SPMM_WGMMA_TILES};
 }  // namespace space
 
 /// How the kernel reads B: along rows of a row-major B (vector loads),
@@ -216,8 +237,10 @@ inline constexpr spmm_tensor_tile spmm_fragment_tiles[] = {PAISPARSE_SPMM_FRAGME
 /// chunks whose rows the tensor cores gather (row-major B; the weight comes
 /// windowed, format/window_weight.hpp), or in tiles for the tensor cores
 /// with W's operands built in registers (either layout; the weight comes as
-/// fragments, format/fragment_weight.hpp).
-enum class spmm_b_access { rows, gather, panel, tensor, window, fragment };
+/// fragments, format/fragment_weight.hpp), or in tiles the warpgroup
+/// tensor cores read from shared memory (column-major B; the weight comes
+/// tiled in core matrices).
+enum class spmm_b_access { rows, gather, panel, tensor, window, fragment, wgmma };
 
 inline const char* to_string(spmm_b_access a) {
   return a == spmm_b_access::rows     ? "rows"
@@ -225,6 +248,7 @@ inline const char* to_string(spmm_b_access a) {
          : a == spmm_b_access::panel  ? "panel"
          : a == spmm_b_access::tensor ? "tensor"
          : a == spmm_b_access::window ? "window"
+         : a == spmm_b_access::wgmma  ? "wgmma"
                                       : "fragment";
 }
 
@@ -256,6 +280,15 @@ constexpr bool spmm_fragment_shape_ok(const spmm_tensor_tile& t) {
     return false;
   const int tiles = t.m / t.warps_m / 16, slices = t.k / 16 / t.warps_k;
   return tiles >= 1 && tiles <= 2 && tiles * t.n <= 128 && (slices & (slices - 1)) == 0;
+}
+
+/// Whether a warpgroup tensor-core block shape is one the kernel can take:
+/// 64 or 128 rows with a warpgroup (4 warps over rows) per 64, 16, 32, 64
+/// or 128 columns (one wgmma's N), whole 16-deep slices per k step, a tile
+/// whose places fit 16 bits.
+constexpr bool spmm_wgmma_shape_ok(const spmm_tensor_tile& t) {
+  return (t.m == 64 || t.m == 128) && t.warps_m == t.m / 16 && t.warps_n == 1 && t.warps_k == 1 &&
+         (t.n == 16 || t.n == 32 || t.n == 64 || t.n == 128) && t.k % 16 == 0 && t.k >= 16 && t.m * (t.k + 8) <= 65536;
 }
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
@@ -314,8 +347,16 @@ struct spmm_kernel_key {
     k.tile = t;
     return k;
   }
-  /// A tensor-core kernel of either kind: block tiles, k splits, Br / Bc.
-  bool tensor_tiled() const { return access == spmm_b_access::tensor || access == spmm_b_access::fragment; }
+  /// The key of a warpgroup tensor-core kernel.
+  static spmm_kernel_key wgmma(const spmm_tensor_tile& t) {
+    spmm_kernel_key k = tensor(t);
+    k.access = spmm_b_access::wgmma;
+    return k;
+  }
+  /// A tensor-core kernel with block tiles and k splits (spmm.tc, spmm.tf, spmm.wg).
+  bool tensor_tiled() const {
+    return access == spmm_b_access::tensor || access == spmm_b_access::fragment || access == spmm_b_access::wgmma;
+  }
 
   friend bool operator==(const spmm_kernel_key& a, const spmm_kernel_key& b) {
     return a.block_threads == b.block_threads && a.nz_lanes == b.nz_lanes && a.col_lanes == b.col_lanes &&
@@ -370,7 +411,10 @@ struct spmm_config {
     std::ostringstream os;
     if (kernel.tensor_tiled()) {
       const spmm_tensor_tile& t = kernel.tile;
-      os << (kernel.access == spmm_b_access::tensor ? "spmm.tc.m" : "spmm.tf.m") << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
+      os << (kernel.access == spmm_b_access::tensor   ? "spmm.tc.m"
+             : kernel.access == spmm_b_access::wgmma ? "spmm.wg.m"
+                                                     : "spmm.tf.m")
+         << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
       if (t.warps_k > 1) os << "x" << t.warps_k;
       os << ".s" << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
       return os.str();
@@ -396,7 +440,10 @@ struct spmm_config {
   /// Parses a name produced by name(); throws paisparse::error naming the bad field.
   static spmm_config parse(std::string_view s) {
     const std::vector<std::string> f = detail::config_fields(s);
-    if (f.size() >= 2 && f[0] == "spmm" && (f[1] == "tc" || f[1] == "tf")) return parse_tensor(s, f, f[1] == "tf");
+    if (f.size() >= 2 && f[0] == "spmm" && (f[1] == "tc" || f[1] == "tf" || f[1] == "wg"))
+      return parse_tensor(s, f, f[1] == "tf" ? spmm_b_access::fragment
+                                : f[1] == "wg" ? spmm_b_access::wgmma
+                                               : spmm_b_access::tensor);
     if (f.size() >= 2 && f[0] == "spmm" && f[1] == "tw") return parse_window(s, f);
     PAISPARSE_EXPECTS(f.size() == 12 && f[0] == "spmm",
                       "spmm config '" << s << "': expected 12 dot-separated fields like "
@@ -465,9 +512,11 @@ struct spmm_config {
     return c;
   }
 
-  static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f, bool fragment) {
+  static spmm_config parse_tensor(std::string_view s, const std::vector<std::string>& f, spmm_b_access family) {
+    const bool fragment = family == spmm_b_access::fragment, wg = family == spmm_b_access::wgmma;
     PAISPARSE_EXPECTS(f.size() == 9, "spmm config '" << s << "': a tensor-core name has 9 dot-separated fields like "
                                                      << (fragment ? "spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc"
+                                                         : wg     ? "spmm.wg.m64.n128.k64.w4x1.s1.Bc.Cc"
                                                                   : "spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc")
                                                      << ", got " << f.size());
     auto num = [&](const std::string& field, char tag) {  // small numbers: checked further by the shape rule
@@ -491,7 +540,12 @@ struct spmm_config {
     t.warps_m = warps[0];
     t.warps_n = warps[1];
     if (warps.size() == 3) t.warps_k = warps[2];
-    PAISPARSE_EXPECTS(fragment || spmm_tensor_shape_ok(t),
+    PAISPARSE_EXPECTS(!wg || spmm_wgmma_shape_ok(t),
+                      "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
+                                      << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
+                                      << " warps is not a warpgroup tensor-core shape (64 or 128 rows with 4 warps "
+                                      << "over each 64, 16, 32, 64 or 128 columns, whole 16-deep slices per k step)");
+    PAISPARSE_EXPECTS(fragment || wg || spmm_tensor_shape_ok(t),
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
                                       << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
                                       << " warps is not a tensor-core shape (each warp needs whole 16 x 16 pieces, "
@@ -509,10 +563,12 @@ struct spmm_config {
                       "spmm config '" << s << "': k splits " << splits << ", expected 1..1024");
     PAISPARSE_EXPECTS(f[7] == "Br" || f[7] == "Bc",
                       "spmm config '" << s << "': B field '" << f[7] << "' should be Br or Bc");
+    PAISPARSE_EXPECTS(!wg || f[7] == "Bc", "spmm config '" << s << "': B field '" << f[7]
+                                                           << "': the spmm.wg kernels read column-major B (Bc) only");
     PAISPARSE_EXPECTS(f[8] == "Cr" || f[8] == "Cc",
                       "spmm config '" << s << "': C field '" << f[8] << "' should be Cr or Cc");
     spmm_config c;
-    c.kernel = spmm_kernel_key::tensor(t, fragment);
+    c.kernel = wg ? spmm_kernel_key::wgmma(t) : spmm_kernel_key::tensor(t, fragment);
     c.k_splits = splits;
     c.b_layout = f[7] == "Br" ? dense_layout::row_major : dense_layout::col_major;
     c.c_layout = f[8] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
@@ -553,19 +609,22 @@ inline std::vector<spmm_kernel_key> spmm_kernel_keys() {
   if (space::spmm_fragment)
     for (const spmm_tensor_tile& t : space::spmm_fragment_tiles)
       if (spmm_fragment_shape_ok(t)) keys.push_back(spmm_kernel_key::tensor(t, true));
+  if (space::spmm_wgmma)
+    for (const spmm_tensor_tile& t : space::spmm_wgmma_tiles)
+      if (spmm_wgmma_shape_ok(t)) keys.push_back(spmm_kernel_key::wgmma(t));
   return keys;
 }
 
 /// Why a kernel key cannot run values of `value_bytes` bytes, or "" if it can.
 inline std::string spmm_cannot_implement(const spmm_kernel_key& k, int value_bytes) {
   std::ostringstream os;
-  if (k.access == spmm_b_access::tensor || k.access == spmm_b_access::fragment) {
-    const bool fragment = k.access == spmm_b_access::fragment;
+  if (k.tensor_tiled()) {
+    const bool fragment = k.access == spmm_b_access::fragment, wg = k.access == spmm_b_access::wgmma;
     if (value_bytes != 2) os << "the tensor-core kernels take fp16 or bf16 values";
-    else if (!(fragment ? spmm_fragment_shape_ok(k.tile) : spmm_tensor_shape_ok(k.tile)))
+    else if (!(fragment ? spmm_fragment_shape_ok(k.tile) : wg ? spmm_wgmma_shape_ok(k.tile) : spmm_tensor_shape_ok(k.tile)))
       os << "block " << k.tile.m << " x " << k.tile.n << " x " << k.tile.k << " with " << k.tile.warps_m << " x "
          << k.tile.warps_n << " x " << k.tile.warps_k << " warps is not a "
-         << (fragment ? "register-built tensor-core" : "tensor-core") << " shape";
+         << (fragment ? "register-built tensor-core" : wg ? "warpgroup tensor-core" : "tensor-core") << " shape";
     else if (k.index != index_kind::u16 || k.block_threads != 32 * k.tile.warps())
       os << "a tensor-core key has 16-bit positions and one thread per warp lane";
     return os.str();
@@ -602,6 +661,8 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
   std::string why = spmm_cannot_implement(c.kernel, value_bytes);
   if (why.empty() && c.b_layout == dense_layout::row_major && c.kernel.access == spmm_b_access::gather)
     why = "the gather kernels read column-major B only";
+  if (why.empty() && c.b_layout == dense_layout::row_major && c.kernel.access == spmm_b_access::wgmma)
+    why = "the spmm.wg kernels read column-major B only";
   if (why.empty() && (c.kernel.access == spmm_b_access::panel) != (c.panel_rows > 0 && c.group_items > 0))
     why = "panel rows and items per block are set for (and only for) the panel kernels";
   if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && !c.kernel.tensor_tiled())))
@@ -618,6 +679,8 @@ inline bool spmm_shape_suits(const spmm_kernel_key& k, int32_t n) {
     int narrowest = k.tile.n;
     if (k.access == spmm_b_access::tensor)
       for (const spmm_tensor_tile& t : space::spmm_tensor_tiles) narrowest = std::min(narrowest, t.n);
+    else if (k.access == spmm_b_access::wgmma)
+      for (const spmm_tensor_tile& t : space::spmm_wgmma_tiles) narrowest = std::min(narrowest, t.n);
     else
       for (const spmm_tensor_tile& t : space::spmm_fragment_tiles) narrowest = std::min(narrowest, t.n);
     return k.tile.n == narrowest || k.tile.n / 2 < n;
@@ -738,7 +801,9 @@ inline std::vector<spmm_config> spmm_space(
     const std::function<int64_t(const spmm_kernel_key&)>& tensor_wave = {}) {
   std::vector<spmm_config> out;
   for (const auto& k : spmm_kernel_keys()) {
-    if (b_layout == dense_layout::row_major && k.access == spmm_b_access::gather) continue;
+    if (b_layout == dense_layout::row_major &&
+        (k.access == spmm_b_access::gather || k.access == spmm_b_access::wgmma))
+      continue;
     if (!spmm_cannot_implement(k, value_bytes).empty() || !spmm_shape_suits(k, n)) continue;
     if (std::find(index_kinds.begin(), index_kinds.end(), k.index) == index_kinds.end()) continue;
     if (k.tensor_tiled()) {  // no cap, no order (tiles, not items): k splits

@@ -67,10 +67,17 @@ int64_t spmm_staged_ld(int32_t max_n) {
 /// to max_n columns and, for the panel kernels, the item groups (blocking).
 template <class T>
 spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_config& config, int32_t max_n) {
-  if (config.kernel.access == spmm_b_access::tensor) {
+  if (config.kernel.access == spmm_b_access::tensor || config.kernel.access == spmm_b_access::wgmma) {
     if constexpr (sizeof(T) == 2) {
-      return spmm_schedule<T>(build_tiled_weight(w, config.kernel.tile.m, config.kernel.tile.k), max_n,
-                              config.k_splits > 1);
+      const bool wg = config.kernel.access == spmm_b_access::wgmma;
+      PAISPARSE_EXPECTS(!wg || detail::wgmma_compiled(),
+                        "spmm config " << config.name()
+                                       << ": the spmm.wg kernels need code compiled for sm_90a "
+                                          "(CMAKE_CUDA_ARCHITECTURES=90a) and a GPU that runs it (H100/H200); "
+                                          "this build or GPU has none");
+      return spmm_schedule<T>(build_tiled_weight(w, config.kernel.tile.m, config.kernel.tile.k, 0,
+                                                 wg ? tile_layout::core_matrices : tile_layout::padded_rows),
+                              max_n, config.k_splits > 1);
     } else {
       PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
       return spmm_schedule<T>();
@@ -101,12 +108,13 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
 /// What distinguishes the schedules of configurations: candidates with the
 /// same key can share one (the tuner and the tests build each once).
 inline auto spmm_schedule_key(const spmm_config& c) {
+  const bool tiled = c.kernel.access == spmm_b_access::tensor || c.kernel.access == spmm_b_access::wgmma;
   return std::make_tuple(c.kernel.access == spmm_b_access::window, c.kernel.access == spmm_b_access::fragment,
+                         c.kernel.access == spmm_b_access::wgmma,  // tiles in core matrices
                          static_cast<int>(c.kernel.index),
                          c.kernel.vec_bytes, c.segment_cap,
                          static_cast<int>(c.order), c.panel_rows, c.group_items,
-                         c.kernel.access == spmm_b_access::tensor ? c.kernel.tile.m : 0,
-                         c.kernel.access == spmm_b_access::tensor ? c.kernel.tile.k : 0, c.k_splits > 1);
+                         tiled ? c.kernel.tile.m : 0, tiled ? c.kernel.tile.k : 0, c.k_splits > 1);
 }
 
 /// One SpMM call with an already resolved kernel: stages B when the

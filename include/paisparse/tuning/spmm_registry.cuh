@@ -23,10 +23,12 @@
 #include "../kernels/spmm_kernel.cuh"
 #include "../kernels/spmm_panel_kernel.cuh"
 #include "../kernels/spmm_tensor_kernel.cuh"
+#include "../kernels/spmm_wgmma_kernel.cuh"
 #include "../kernels/spmm_window_kernel.cuh"
 #include "../prolog/spmm_prolog.cuh"
 #include "../reduction/column_tile_reduction.cuh"
 #include "../reduction/mma_reduction.cuh"
+#include "../reduction/wgmma_reduction.cuh"
 #include "spmm_config.hpp"
 
 namespace paisparse {
@@ -200,6 +202,45 @@ void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
   p.counter_stride = w.tile_counter_stride();
 }
 
+/// Fills B, C, the epilog and the split-K tables of p, checks the grid
+/// (row_blocks x column blocks x k splits) and launches `kernel`: the
+/// launch of every composition whose blocks own tiles of C (spmm.tc,
+/// spmm.tf, spmm.wg). Tag: the composition (allow_dynamic_smem's cache).
+template <class Tag, int TileN, class T, class Kernel, class Params>
+void launch_tensor_tiles(Kernel kernel, int threads, int smem_bytes, const spmm_launch_args<T>& a, Params& p,
+                         int64_t row_blocks, cudaStream_t st) {
+  allow_dynamic_smem<Tag>(kernel, smem_bytes);
+  fill_tensor_operands<TileN>(p, a);
+  fill_split_k(p, a);
+  const int64_t grid = row_blocks * p.n_blocks * a.k_splits;
+  PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                    "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
+  PAISPARSE_CUDA_TRY(launch_kernel(kernel, static_cast<unsigned>(grid), threads, static_cast<std::size_t>(smem_bytes),
+                                   st, a.overlap, p));
+}
+
+/// Whether this program's kernels were compiled for sm_90a and run on a GPU
+/// that takes that code (the spmm.wg kernels need both): a probe kernel
+/// says, once per process (false without a GPU). Call it outside stream
+/// capture (the tuner and make_spmm_schedule do).
+inline bool wgmma_compiled() {
+  static const bool yes = [] {
+    int* flag = nullptr;
+    if (cudaMalloc(&flag, sizeof(int)) != cudaSuccess) {
+      (void)cudaGetLastError();
+      return false;
+    }
+    int host = 0;
+    spmm_wgmma_probe_kernel<><<<1, 1>>>(flag);
+    const bool ok = cudaGetLastError() == cudaSuccess &&
+                    cudaMemcpy(&host, flag, sizeof(int), cudaMemcpyDeviceToHost) == cudaSuccess;
+    (void)cudaFree(flag);
+    (void)cudaGetLastError();
+    return ok && host == 1;
+  }();
+  return yes;
+}
+
 /// What the dense-tile (spmm.tc) and register-built (spmm.tf) compositions
 /// share: the B-layout dispatch, the occupancy query and the launch. Derived
 /// provides threads, tile_n, parts<BRowMajor> (with smem_bytes),
@@ -222,15 +263,8 @@ struct tensor_composition_base {
   template <bool BRowMajor, class Params>
   static void launch_tiles(const spmm_launch_args<T>& a, Params& p, int64_t row_blocks, cudaStream_t st) {
     using P = typename Derived::template parts<BRowMajor>;
-    auto kernel = Derived::template kernel_of<BRowMajor>();
-    allow_dynamic_smem<P>(kernel, P::smem_bytes);
-    fill_tensor_operands<Derived::tile_n>(p, a);
-    fill_split_k(p, a);
-    const int64_t grid = row_blocks * p.n_blocks * a.k_splits;
-    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
-                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
-    PAISPARSE_CUDA_TRY(launch_kernel(kernel, static_cast<unsigned>(grid), Derived::threads,
-                                     static_cast<std::size_t>(P::smem_bytes), st, a.overlap, p));
+    launch_tensor_tiles<P, Derived::tile_n>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes,
+                                            a, p, row_blocks, st);
   }
 
  private:
@@ -270,12 +304,48 @@ struct spmm_tensor_composition
     const spmm_schedule<T>& w = *a.weight;
     if (w.rows() == 0 || a.n <= 0) return;
     const device_tiled_weight* tw = w.tiled();
-    PAISPARSE_EXPECTS(tw != nullptr && tw->tile_m() == TileM && tw->tile_k() == TileK,
+    PAISPARSE_EXPECTS(tw != nullptr && tw->tile_m() == TileM && tw->tile_k() == TileK &&
+                          tw->layout() == tile_layout::padded_rows,
                       "spmm: a tensor-core kernel with " << TileM << " x " << TileK
-                                                         << " tiles needs a weight tiled the same way");
+                                                         << " tiles needs a weight tiled the same way (padded rows)");
     spmm_tensor_params<T> p;
     p.w = tw->view();
     spmm_tensor_composition::template launch_tiles<BRowMajor>(a, p, p.w.row_blocks, st);
+  }
+};
+
+/// The warpgroup tensor-core composition (spmm.wg) for one block shape:
+/// column-major B, fp16 or bf16 values, sm_90a.
+template <class T, int TileM, int TileN, int TileK>
+struct spmm_wgmma_composition {
+  static constexpr int threads = 32 * (TileM / 16);  // a warpgroup per 64 rows
+  using prolog = tile_scatter_prolog<T, threads, TileM, TileK, 2, tile_layout::core_matrices>;
+  using b_stage = b_core_stage<T, threads, TileK, TileN>;
+  using reduction = wgmma_reduction<T, TileM, TileN, TileK>;
+  using epilog = linear_epilog<T, runtime_activation>;
+  static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage, reduction>::smem_bytes;
+
+  static auto kernel() {
+    return &spmm_wgmma_kernel<prolog, b_stage, reduction, epilog, threads, TileM, TileN, TileK>;
+  }
+
+  static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    const spmm_schedule<T>& w = *a.weight;
+    if (w.rows() == 0 || a.n <= 0) return;
+    PAISPARSE_EXPECTS(!a.b_row_major, "spmm: the spmm.wg kernels read column-major B only");
+    const device_tiled_weight* tw = w.tiled();
+    PAISPARSE_EXPECTS(tw != nullptr && tw->tile_m() == TileM && tw->tile_k() == TileK &&
+                          tw->layout() == tile_layout::core_matrices,
+                      "spmm: an spmm.wg kernel with " << TileM << " x " << TileK
+                                                      << " tiles needs a weight tiled the same way (core matrices)");
+    spmm_tensor_params<T> p;
+    p.w = tw->view();
+    detail::launch_tensor_tiles<spmm_wgmma_composition, TileN>(kernel(), threads, smem_bytes, a, p, p.w.row_blocks,
+                                                               st);
+  }
+
+  static int resident_blocks(bool) {
+    return detail::resident_blocks<spmm_wgmma_composition>(kernel(), threads, smem_bytes);
   }
 };
 
@@ -412,6 +482,16 @@ void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
   }
 }
 
+/// The warpgroup tensor-core kernels: likewise.
+template <class T, class I, std::size_t Tile>
+void add_spmm_wgmma_entry(std::vector<spmm_kernel_entry<T>>& out) {
+  constexpr spmm_tensor_tile t = space::spmm_wgmma_tiles[Tile];
+  if constexpr (space::spmm_wgmma && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_wgmma_shape_ok(t)) {
+    using C = spmm_wgmma_composition<T, t.m, t.n, t.k>;
+    out.push_back({spmm_kernel_key::wgmma(t), &C::launch, &C::resident_blocks});
+  }
+}
+
 /// The gathered tensor-core kernels: likewise.
 template <class T, class I, std::size_t Block>
 void add_spmm_window_entry(std::vector<spmm_kernel_entry<T>>& out) {
@@ -432,15 +512,17 @@ void add_spmm_fragment_entry(std::vector<spmm_kernel_entry<T>>& out) {
 }
 
 template <class T, class I, std::size_t... Flat, std::size_t... PanelFlat, std::size_t... TensorTile,
-          std::size_t... WindowBlock, std::size_t... FragmentTile>
+          std::size_t... WindowBlock, std::size_t... FragmentTile, std::size_t... WgmmaTile>
 std::vector<spmm_kernel_entry<T>> make_spmm_entries(std::index_sequence<Flat...>, std::index_sequence<PanelFlat...>,
                                                     std::index_sequence<TensorTile...>,
                                                     std::index_sequence<WindowBlock...>,
-                                                    std::index_sequence<FragmentTile...>) {
+                                                    std::index_sequence<FragmentTile...>,
+                                                    std::index_sequence<WgmmaTile...>) {
   std::vector<spmm_kernel_entry<T>> out;
   (add_spmm_entry<T, I, Flat>(out), ...);
   (add_spmm_panel_entry<T, I, PanelFlat>(out), ...);
   (add_spmm_tensor_entry<T, I, TensorTile>(out), ...);
+  (add_spmm_wgmma_entry<T, I, WgmmaTile>(out), ...);
   (add_spmm_window_entry<T, I, WindowBlock>(out), ...);
   (add_spmm_fragment_entry<T, I, FragmentTile>(out), ...);
   return out;
@@ -460,7 +542,8 @@ const std::vector<spmm_kernel_entry<T>>& spmm_kernels() {
                                                        space::spmm_panel_unroll, 0>::size>{},
       std::make_index_sequence<std::size(space::spmm_tensor_tiles)>{},
       std::make_index_sequence<std::size(space::spmm_window_blocks)>{},
-      std::make_index_sequence<std::size(space::spmm_fragment_tiles)>{});
+      std::make_index_sequence<std::size(space::spmm_fragment_tiles)>{},
+      std::make_index_sequence<std::size(space::spmm_wgmma_tiles)>{});
   return entries;
 }
 

@@ -20,6 +20,8 @@
 // (90%-sparse layers included, whose density may land just under 10%;
 // their time barely depends on the density; on the H100 they won there
 // and lost elsewhere, docs/PERFORMANCE.md), else the CUDA-core kernels;
+// then the register-built (spmm.tf) and warpgroup (spmm.wg, only where this
+// build has sm_90a code) tensor-core kernels, which won no or few cases;
 // the panel kernels (B staged in shared memory) run last: on the
 // H100 they have not yet won on any LLM-shaped layer measured (see
 // docs/PERFORMANCE.md), so a time budget that stops the tuner early cuts
@@ -125,10 +127,12 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   };
   std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
                                               layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave);
-  if (!opt.filter.empty())
-    space.erase(std::remove_if(space.begin(), space.end(),
-                               [&](const spmm_config& c) { return c.name().find(opt.filter) == std::string::npos; }),
-                space.end());
+  space.erase(std::remove_if(space.begin(), space.end(),
+                             [&](const spmm_config& c) {
+                               return c.name().find(opt.filter) == std::string::npos ||
+                                      (c.kernel.access == spmm_b_access::wgmma && !detail::wgmma_compiled());
+                             }),
+              space.end());
   PAISPARSE_EXPECTS(!space.empty(), "tune_spmm: no configuration matches the options (filter '" << opt.filter << "')");
   // Group candidates sharing a schedule so each schedule is built once; the
   // panel kernels last (see the header comment).
@@ -145,8 +149,8 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
   const bool window_first = n >= 64 && w.density() <= 0.06;  // see the header comment
   auto family = [tensor_first, window_first](const spmm_config& c) {
-    // spmm.tf has won no case measured (docs/PERFORMANCE.md): after the others
-    if (c.kernel.access == spmm_b_access::fragment) return 3;
+    // spmm.tf has won no case measured, spmm.wg few (docs/PERFORMANCE.md): after the others
+    if (c.kernel.access == spmm_b_access::fragment || c.kernel.access == spmm_b_access::wgmma) return 3;
     if (c.kernel.access == spmm_b_access::window) return window_first ? 0 : 3;
     if (c.kernel.access == spmm_b_access::panel) return 4;
     return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 1 : 2;
