@@ -78,17 +78,11 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
   const int group = warp / WarpsM;  // along k
-  // block = (row block x k_splits + split) x n_blocks + column block
-  const int32_t n_block = static_cast<int32_t>(blockIdx.x % p.n_blocks);
-  const int32_t split = static_cast<int32_t>((blockIdx.x / p.n_blocks) % p.k_splits);
-  const int32_t row_block = static_cast<int32_t>(blockIdx.x / p.n_blocks / p.k_splits);
-  const int32_t n0 = n_block * TileN;
-  const int32_t m0 = row_block * TileM;
+  const detail::block_tile bt =
+      detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, (p.w.cols + TileK - 1) / TileK);
+  const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
   const int32_t row_tile0 = m0 / 16 + (warp % WarpsM) * tiles;
-  const int32_t k_chunks = (p.w.cols + TileK - 1) / TileK;
-  const int32_t per_split = (k_chunks + p.k_splits - 1) / p.k_splits;
-  const int32_t c_begin = min(k_chunks, split * per_split);
-  const int32_t chunks = min(k_chunks, c_begin + per_split) - c_begin;  // this block's chunks
+  const int32_t c_begin = bt.step0, chunks = bt.steps;  // this block's chunks
   const int32_t steps = chunks * slices;                               // this warp's slices
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);

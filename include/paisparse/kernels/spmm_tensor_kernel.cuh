@@ -43,7 +43,7 @@
 // Rows past M and columns past N are neither read nor written (B is
 // zero-filled past K and N in shared memory).
 //
-// Programmatic dependent launch, in all three tensor-core kernels: a block
+// Programmatic dependent launch, in all the tensor-core kernels: a block
 // requests its first weight words, then waits for the previous kernel
 // (detail::wait_for_inputs) before its first copy of B; finish_tensor_tile
 // waits too (a no-op by then) before C and the split-K tables. Like the
@@ -110,6 +110,30 @@ struct spmm_tensor_params : tensor_operands<T>, split_k_tables {
 };
 
 namespace detail {
+/// The tile of C a block of a tensor-core kernel owns and the k steps it
+/// walks: block = (row block x k_splits + split) x n_blocks + column block,
+/// and the k_steps steps of a tile of C are cut into k_splits runs of
+/// ceil(k_steps / k_splits), the last ones shorter or empty.
+struct block_tile {
+  int32_t n_block, row_block;
+  int32_t m0, n0;        // the tile's first row and column of C
+  int32_t step0, steps;  // this block's first k step and how many it walks
+};
+
+template <int TileM, int TileN>
+__device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_splits, int32_t k_steps) {
+  block_tile t;
+  t.n_block = static_cast<int32_t>(blockIdx.x % n_blocks);
+  const int32_t split = static_cast<int32_t>((blockIdx.x / n_blocks) % k_splits);
+  t.row_block = static_cast<int32_t>(blockIdx.x / n_blocks / k_splits);
+  t.m0 = t.row_block * TileM;
+  t.n0 = t.n_block * TileN;
+  const int32_t per_split = (k_steps + k_splits - 1) / k_splits;
+  t.step0 = min(k_steps, split * per_split);
+  t.steps = min(k_steps, t.step0 + per_split) - t.step0;
+  return t;
+}
+
 /// The end of a tensor-core block whose sums (`acc`, in the reduction's
 /// fragments) cover rows m0.. and columns n0.. of C. First the block's
 /// copies are drained and, when warps split k, the groups' sums meet in the
@@ -187,15 +211,9 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
-  // block = (row block x k_splits + split) x n_blocks + column block
-  const int32_t n_block = static_cast<int32_t>(blockIdx.x % p.n_blocks);
-  const int32_t split = static_cast<int32_t>((blockIdx.x / p.n_blocks) % p.k_splits);
-  const int32_t row_block = static_cast<int32_t>(blockIdx.x / p.n_blocks / p.k_splits);
-  const int32_t n0 = n_block * TileN;
-  const int32_t m0 = row_block * TileM;
-  const int32_t per_split = (p.w.k_tiles + p.k_splits - 1) / p.k_splits;
-  const int32_t s_begin = min(p.w.k_tiles, split * per_split);
-  const int32_t k_tiles = min(p.w.k_tiles, s_begin + per_split) - s_begin;  // this block's steps
+  const detail::block_tile bt = detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, p.w.k_tiles);
+  const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
+  const int32_t s_begin = bt.step0, k_tiles = bt.steps;  // this block's steps
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);

@@ -48,21 +48,15 @@ __global__ void __launch_bounds__(Threads) spmm_wgmma_kernel(spmm_tensor_params<
   using T = typename Epilog::value_type;
   using layout = spmm_tensor_layout<WProlog, BStage, Reduction>;
   constexpr int stages = layout::stages;
-  extern __shared__ __align__(128) unsigned char smem_raw[];
+  extern __shared__ __align__(16) unsigned char smem_raw[];
   T* const a_base = reinterpret_cast<T*>(smem_raw);
   T* const b_base = a_base + stages * layout::a_elems;
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
-  // block = (row block x k_splits + split) x n_blocks + column block
-  const int32_t n_block = static_cast<int32_t>(blockIdx.x % p.n_blocks);
-  const int32_t split = static_cast<int32_t>((blockIdx.x / p.n_blocks) % p.k_splits);
-  const int32_t row_block = static_cast<int32_t>(blockIdx.x / p.n_blocks / p.k_splits);
-  const int32_t n0 = n_block * TileN;
-  const int32_t m0 = row_block * TileM;
-  const int32_t per_split = (p.w.k_tiles + p.k_splits - 1) / p.k_splits;
-  const int32_t s_begin = min(p.w.k_tiles, split * per_split);
-  const int32_t k_tiles = min(p.w.k_tiles, s_begin + per_split) - s_begin;  // this block's steps
+  const detail::block_tile bt = detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, p.w.k_tiles);
+  const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
+  const int32_t s_begin = bt.step0, k_tiles = bt.steps;  // this block's steps
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   const bool vec = p.b_vector != 0;
   const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
