@@ -23,7 +23,6 @@ struct wgmma_reduction {
   static_assert(TileM % 64 == 0, "wgmma_reduction: 64 rows per warpgroup");
   static_assert(TileN == 16 || TileN == 32 || TileN == 64 || TileN == 128, "wgmma_reduction: N of 16, 32, 64 or 128");
   static_assert(TileK % 16 == 0, "wgmma_reduction: whole 16-deep slices");
-  static constexpr int warpgroups = TileM / 64;
   static constexpr int regs = TileN / 2;  // sums per thread
   static constexpr int smem_bytes = 0;    // no shared stage
   // core matrices are 128 bytes; along K they follow one another, along M

@@ -129,7 +129,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                                               layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave);
   space.erase(std::remove_if(space.begin(), space.end(),
                              [&](const spmm_config& c) {
-                               return c.name().find(opt.filter) == std::string::npos ||
+                               return (!opt.filter.empty() && c.name().find(opt.filter) == std::string::npos) ||
                                       (c.kernel.access == spmm_b_access::wgmma && !detail::wgmma_compiled());
                              }),
               space.end());
