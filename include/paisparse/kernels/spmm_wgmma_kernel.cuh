@@ -8,24 +8,39 @@
 // step's dense TileM x TileK piece of W in shared memory from the packed
 // nonzeros and staging B's TileK x TileN piece beside it; split K and the
 // epilog are shared with it (detail::finish_tensor_tile). What differs is
-// the multiply: one warpgroup (4 warps) per 64 rows issues asynchronous
-// wgmma instructions that read both operands from shared memory, so no
-// thread spends issue slots on ldmatrix or per-warp mma fragments, and the
-// block builds step s + 1's W tile while the tensor cores multiply step s.
+// the multiply and who builds the tiles. The block is warp-specialized:
 //
-//   Prolog     (prolog/tile_prolog.cuh)        packed nonzeros -> dense W
-//                                              tile in core matrices;
-//                                              B tile via cp.async, likewise
+//   - one warpgroup (4 warps) per 64 rows of C multiplies: per k step it
+//     waits for the step's stage ("full" mbarrier), issues one asynchronous
+//     wgmma per 16-deep slice that reads both tiles from shared memory, and
+//     once the previous step's multiplies are done rezeroes its rows of that
+//     step's W tile and frees the stage ("empty");
+//   - two more warpgroups, the producers, take turns over the steps: a
+//     producer has the copy engine fetch its steps' operands several steps
+//     ahead (B's tile by one TMA copy that completes on "full"; the tile's
+//     packed words by one bulk copy that completes on "landed"), then
+//     scatters a step's words into its W tile and arrives on "full".
+//
+// So the build's latencies overlap across steps instead of adding up within
+// each, and no thread issues the copies piece by piece (which is what held
+// a build with cp.async: docs/PERFORMANCE.md). Where B is not 16-byte
+// aligned (or its ld not a multiple of 8) the TMA cannot read it and the
+// producer's threads copy its tiles element by element into the same
+// layout. Two to six stages, as many as the block's share of an SM's shared
+// memory holds (spmm_wgmma_layout).
+//
+//   Prolog     (prolog/tile_prolog.cuh)        tile_copy_prolog: packed words
+//                                              -> dense W tile in core
+//                                              matrices; b_swizzle_stage: B
+//                                              tile, 128-byte swizzle
 //   Reduction  (reduction/wgmma_reduction.cuh) wgmma, sums in fp32
 //                                              registers across k steps
 //   Epilog     (epilog/linear_epilog.cuh)      per element, as the others
 //
-// Step s, behind one barrier: each thread's copies of step s's operands are
-// fenced for the tensor cores (async proxy), step s - 1's multiplies are
-// waited for (their buffers are then free), the barrier; then step s's
-// multiplies are issued, B of step s + 2 is copied into the freed buffer,
-// step s + 1's nonzeros are scattered into its zeroed buffer, step s + 2's
-// words are loaded and its buffer zeroed. Three buffers of each operand.
+// Every k step is multiplied, even one whose W tile is empty: skipping it
+// takes a branch the compiler cannot see to be uniform over the warpgroup,
+// and ptxas then serializes every wgmma (so does a role taken from
+// threadIdx.x without a shuffle).
 //
 // Column-major B only (the LLM layout, X along K: B's columns are K-major,
 // as wgmma reads them); row-major B goes to the other kernels. Built for
@@ -34,6 +49,9 @@
 // (tuning/spmm_registry.cuh: detail::wgmma_compiled).
 #pragma once
 
+#include <cuda.h>
+
+#include <cuda/ptx>
 #include <cstdint>
 
 #include "../detail/dependent_launch.cuh"
@@ -42,15 +60,61 @@
 
 namespace paisparse {
 
-template <class WProlog, class BStage, class Reduction, class Epilog, int Threads, int TileM, int TileN, int TileK>
-__global__ void __launch_bounds__(Threads) spmm_wgmma_kernel(spmm_tensor_params<typename Epilog::value_type> p) {
+/// Where a block's buffers lie in its dynamic shared memory, from a
+/// 1024-byte boundary (the swizzled B tiles need it; the launch asks 1024
+/// bytes more to find one): per stage a B tile, then per stage a W tile and
+/// a words buffer, then three mbarriers per stage. As many stages (2 to 6)
+/// as fit in about half an SM's shared memory for a block of 64 rows (two
+/// blocks an SM), in most of it for one of 128 rows (one block an SM: its
+/// registers allow no more).
+template <class WProlog, class BStage, int TileM>
+struct spmm_wgmma_layout {
+  static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
+  static constexpr int stage_bytes = a_bytes + b_bytes + WProlog::word_bytes;
+  static constexpr int budget = (TileM > 64 ? 200 : 112) * 1024;
+  static constexpr int stages = budget / stage_bytes > 6 ? 6 : budget / stage_bytes < 2 ? 2 : budget / stage_bytes;
+  static constexpr int b_offset = 0, a_offset = stages * b_bytes, words_offset = a_offset + stages * a_bytes;
+  static constexpr int barrier_offset = words_offset + stages * WProlog::word_bytes;
+  static constexpr int smem_bytes = barrier_offset + 3 * stages * 8 + 1024;
+  static_assert(b_bytes % 1024 == 0 && a_bytes % 16 == 0 && WProlog::word_bytes % 16 == 0,
+                "spmm_wgmma_layout: B tiles of whole swizzle atoms, 16-byte buffers");
+};
+
+/// Blocks an SM the spmm.wg kernels are built for (__launch_bounds__): two
+/// for 64 rows and up to 64 columns, whose sums leave registers to spare.
+template <int TileM, int TileN>
+inline constexpr int spmm_wgmma_min_blocks = TileM == 64 && TileN <= 64 ? 2 : 1;
+
+/// Producers: the producer warpgroups (each builds every Producers-th step).
+/// b_map: B as a TMA tensor map (K x N, 64 x TileN boxes, 128-byte swizzle)
+/// where p.b_vector, else unused.
+template <class WProlog, class BStage, class Reduction, class Epilog, int Threads, int TileM, int TileN, int TileK,
+          int Producers>
+__global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>))
+    spmm_wgmma_kernel(spmm_tensor_params<typename Epilog::value_type> p, const __grid_constant__ CUtensorMap b_map) {
 #if PAISPARSE_WGMMA_CODE
   using T = typename Epilog::value_type;
-  using layout = spmm_tensor_layout<WProlog, BStage, Reduction>;
+  using layout = spmm_wgmma_layout<WProlog, BStage, TileM>;
   constexpr int stages = layout::stages;
-  extern __shared__ __align__(16) unsigned char smem_raw[];
-  T* const a_base = reinterpret_cast<T*>(smem_raw);
-  T* const b_base = a_base + stages * layout::a_elems;
+  // a producer's own steps whose copies are in flight ahead of its scatter:
+  // with four stages and more, all but two stages' worth, so that it waits
+  // for the multiply two steps back, not the one running
+  constexpr int ahead = stages >= 4 ? ((stages - 2) / Producers > 0 ? (stages - 2) / Producers : 1)
+                                    : ((stages - 1) / Producers > 0 ? (stages - 1) / Producers : 1);
+  static_assert(ahead * Producers <= stages - 1, "spmm_wgmma_kernel: too few stages for the producers");
+  constexpr int consumers = Reduction::warpgroups * 128;
+  static_assert(Threads == consumers + 128 * Producers,
+                "spmm_wgmma_kernel: the producer warpgroups after the multiplying ones");
+  extern __shared__ __align__(16) unsigned char smem_dyn[];
+  unsigned char* const smem = smem_dyn + (1024 - detail::shared_address(smem_dyn) % 1024) % 1024;
+  auto a_buf = [&](int32_t s) { return reinterpret_cast<T*>(smem + layout::a_offset + (s % stages) * layout::a_bytes); };
+  auto b_buf = [&](int32_t s) { return reinterpret_cast<T*>(smem + layout::b_offset + (s % stages) * layout::b_bytes); };
+  auto words_buf = [&](int32_t s) {
+    return reinterpret_cast<uint32_t*>(smem + layout::words_offset + (s % stages) * WProlog::word_bytes);
+  };
+  uint64_t* const full = reinterpret_cast<uint64_t*>(smem + layout::barrier_offset);  // operands in place
+  uint64_t* const empty = full + stages;  // multiplied, W rows rezeroed
+  uint64_t* const landed = empty + stages;  // the words' bulk copy is in
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
@@ -58,54 +122,66 @@ __global__ void __launch_bounds__(Threads) spmm_wgmma_kernel(spmm_tensor_params<
   const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
   const int32_t s_begin = bt.step0, k_tiles = bt.steps;  // this block's steps
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
-  const bool vec = p.b_vector != 0;
-  const int64_t b_offset = BStage::thread_offset(p.ldb, n0, tid);
-
-  auto a_buf = [&](int32_t s) { return a_base + (s % stages) * layout::a_elems; };
-  auto b_buf = [&](int32_t s) { return b_base + (s % stages) * layout::b_elems; };
-  auto stage_b = [&](int32_t s) {  // one commit group per step, empty past the last
-    if (s < k_tiles)
-      BStage::stage_at(b_buf(s), p.b, p.ldb, b_offset, (s_begin + s) * TileK, n0, p.w.cols, p.n, vec, tid);
-    detail::cp_async_commit();
+  auto wait = [](uint64_t* bar, int32_t use) {  // for the use-th phase of a stage's barrier to complete
+    while (!cuda::ptx::mbarrier_try_wait_parity(bar, static_cast<uint32_t>(use) & 1u)) {
+    }
   };
+
+  for (int32_t s = 0; s < stages; ++s) WProlog::zero(a_buf(s), tid, Threads);
+  if (tid == 0)
+    for (int i = 0; i < stages; ++i) {
+      cuda::ptx::mbarrier_init(full + i, 128);  // a producer warpgroup's threads (and B's bytes by TMA)
+      cuda::ptx::mbarrier_init(empty + i, consumers);
+      cuda::ptx::mbarrier_init(landed + i, 1);
+    }
+  __syncthreads();  // zeroed, barriers set up
 
   typename Reduction::accumulators acc;
   Reduction::clear(acc);
-  typename WProlog::staged words;  // the next step's packed nonzeros
-  bool full = false;               // the step's W tile holds a nonzero (known when it is scattered)
-  if (k_tiles > 0) {
-    WProlog::load(p.w, tile0, tid, words);
-    WProlog::zero(a_buf(0), tid);
-    if (k_tiles > 1) WProlog::zero(a_buf(1), tid);
-    detail::wait_for_inputs();  // B may come from the previous kernel
-    stage_b(0);
-    stage_b(1);
-    __syncthreads();  // zeroed
-    WProlog::scatter(p.w, words, a_buf(0), tid);
-    full = words.end != words.begin;
-    if (k_tiles > 1) WProlog::load(p.w, tile0 + 1, tid, words);
-  }
-  for (int32_t s = 0; s < k_tiles; ++s) {
-    detail::cp_async_wait<1>();    // this thread's part of B for step s
-    detail::fence_async_shared();  // its writes of step s's operands, for the tensor cores
-    Reduction::wait(acc);          // step s - 1's multiplies: its buffers are free after the barrier
-    __syncthreads();
-    if (full) Reduction::issue(a_buf(s), b_buf(s), warp, acc);
-    stage_b(s + 2);
-    if (s + 1 < k_tiles) {
-      WProlog::scatter(p.w, words, a_buf(s + 1), tid);
-      full = words.end != words.begin;
-      if (s + 2 < k_tiles) {
-        WProlog::load(p.w, tile0 + s + 2, tid, words);
-        WProlog::zero(a_buf(s + 2), tid);
+  // the role, warp-uniform to the compiler (else ptxas serializes the wgmma)
+  const int role = __shfl_sync(0xffffffffu, tid / 128, 0);
+  if (role >= Reduction::warpgroups) {  // a producer warpgroup: its steps' copies ahead, then their scatter
+    const int ptid = tid % 128, first = role - Reduction::warpgroups;
+    const bool tma = p.b_vector != 0;  // B and ldb 16-byte aligned
+    auto copy = [&](int32_t s) {
+      if (s < k_tiles) {
+        if (s >= stages) wait(empty + s % stages, s / stages - 1);  // the step that used these buffers before
+        if (tma) {
+          if (ptid == 0) BStage::copy_tma(b_buf(s), b_map, (s_begin + s) * TileK, n0, full + s % stages);
+        } else {
+          BStage::stage(b_buf(s), p.b, p.ldb, (s_begin + s) * TileK, n0, p.w.cols, p.n, ptid);
+        }
+        if (ptid == 0) WProlog::copy(p.w, tile0 + s, words_buf(s), landed + s % stages);
+      }
+    };
+    if (k_tiles > 0) detail::wait_for_inputs();  // B may come from the previous kernel
+    for (int32_t j = 0; j < ahead; ++j) copy(first + j * Producers);
+    for (int32_t s = first; s < k_tiles; s += Producers) {
+      wait(landed + s % stages, s / stages);
+      WProlog::scatter(p.w, tile0 + s, words_buf(s), a_buf(s), ptid);
+      detail::fence_async_shared();  // this thread's writes of step s's operands, for the tensor cores
+      cuda::ptx::mbarrier_arrive(full + s % stages);
+      copy(s + ahead * Producers);
+    }
+  } else {  // the multiplying warpgroups
+    const int group = warp / 4, gtid = tid % 128;
+    for (int32_t s = 0; s < k_tiles; ++s) {
+      wait(full + s % stages, s / stages);
+      Reduction::issue(a_buf(s), b_buf(s), warp, acc);
+      if (s > 0) {  // step s - 1's multiplies are done: rezero its W rows, free its buffers
+        Reduction::template wait<1>(acc);
+        WProlog::zero_rows(a_buf(s - 1), group, gtid);
+        detail::fence_async_shared();
+        cuda::ptx::mbarrier_arrive(empty + (s - 1) % stages);
       }
     }
+    Reduction::template wait<0>(acc);
   }
-  Reduction::wait(acc);
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0,
-                                                k_tiles > 0, warp, lane, tid);
+  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem, p, p, p.w.rows, row_block, n_block, m0, n0, k_tiles > 0,
+                                                warp, lane, tid);
 #else
   (void)p;
+  (void)b_map;
   __trap();
 #endif
 }

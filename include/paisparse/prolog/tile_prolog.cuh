@@ -14,14 +14,24 @@
 //                         as tile_n rows of tile_k; row-major B as tile_k
 //                         rows of tile_n (reduction/mma_reduction.cuh reads
 //                         it transposed).
-//   b_core_stage          the same block of a column-major B in the core-
-//                         matrix layout the wgmma instruction reads (the
-//                         spmm.wg kernels; their W tiles come the same way,
-//                         tile_layout::core_matrices).
+//   tile_copy_prolog      the weight of the spmm.wg kernels: a tile's
+//                         packed words by one bulk copy (the copy engine)
+//                         into shared memory several steps ahead, then
+//                         scattered into a zeroed dense tile in the core-
+//                         matrix layout wgmma reads (tile_layout::
+//                         core_matrices).
+//   b_swizzle_stage       the activations of the spmm.wg kernels: a column-
+//                         major B's block in the 128-byte-swizzled layout
+//                         wgmma reads, by one TMA copy, or element by
+//                         element where B is not 16-byte aligned.
 //
-// Every function is called by all Threads threads of the block; the kernel
-// (kernels/spmm_tensor_kernel.cuh) places the barriers.
+// A function is called by all Threads threads of the block (of the spmm.wg
+// producer warpgroup), or by one where it says so; the kernel
+// (kernels/spmm_tensor_kernel.cuh, kernels/spmm_wgmma_kernel.cuh) places
+// the barriers.
 #pragma once
+
+#include <cuda.h>
 
 #include <cstdint>
 
@@ -30,6 +40,16 @@
 #include "../types.hpp"
 
 namespace paisparse {
+
+namespace detail {
+/// Writes four packed words (place << 16 | value bits) into a tile.
+__device__ __forceinline__ void put_tile_words(uint16_t* dst, uint4 q) {
+  dst[q.x >> 16] = static_cast<uint16_t>(q.x & 0xffffu);
+  dst[q.y >> 16] = static_cast<uint16_t>(q.y & 0xffffu);
+  dst[q.z >> 16] = static_cast<uint16_t>(q.z & 0xffffu);
+  dst[q.w >> 16] = static_cast<uint16_t>(q.w & 0xffffu);
+}
+}  // namespace detail
 
 template <class T, int Threads, int TileM, int TileK, int Regs = 2, tile_layout Layout = tile_layout::padded_rows>
 struct tile_scatter_prolog {
@@ -73,88 +93,114 @@ struct tile_scatter_prolog {
     uint16_t* dst = reinterpret_cast<uint16_t*>(smem);
 #pragma unroll
     for (int r = 0; r < Regs; ++r)
-      if (s.begin + (r * Threads + tid) * 4 < s.end) put(dst, s.w[r]);
+      if (s.begin + (r * Threads + tid) * 4 < s.end) detail::put_tile_words(dst, s.w[r]);
     for (int32_t i = s.begin + prefetched + tid * 4; i < s.end; i += per_pass)
-      put(dst, __ldg(reinterpret_cast<const uint4*>(v.words + i)));
-  }
-
- private:
-  __device__ __forceinline__ static void put(uint16_t* dst, uint4 q) {
-    dst[q.x >> 16] = static_cast<uint16_t>(q.x & 0xffffu);
-    dst[q.y >> 16] = static_cast<uint16_t>(q.y & 0xffffu);
-    dst[q.z >> 16] = static_cast<uint16_t>(q.z & 0xffffu);
-    dst[q.w >> 16] = static_cast<uint16_t>(q.w & 0xffffu);
+      detail::put_tile_words(dst, __ldg(reinterpret_cast<const uint4*>(v.words + i)));
   }
 };
 
 /// The activations of the spmm.wg kernels: the tile_k x tile_n block of a
-/// column-major B, kept as the wgmma instruction reads a K-major operand:
-/// 8 x 8 core matrices of 128 contiguous bytes, element (k, n) at
-/// ((n / 8) * (TileK / 8) + k / 8) * 64 + (n % 8) * 8 + k % 8. Each 16-byte
-/// piece (8 values of k, one column) is one row of a core matrix, copied
-/// with cp.async (zero-filled past K and N) when B and its ld are 16-byte
-/// aligned, element by element otherwise.
-///
-/// A thread copies the same piece of every (Threads / pieces)-th column:
-/// lanes 8 apart take the pieces of 8 neighbouring columns, so the 8 lanes
-/// of one piece fill 128 contiguous bytes of shared memory (no bank
-/// conflict), and a step inside K costs each copy an add and one bound.
+/// column-major B, kept as the wgmma instruction reads a K-major operand
+/// with the 128-byte swizzle: TileN rows of TileK = 64 values (128 bytes),
+/// the 16-byte piece k / 8 of row n at piece (k / 8) ^ (n % 8), i.e. element
+/// (n, k) at n * 64 + ((k / 8) ^ (n % 8)) * 8 + k % 8; a buffer starts on a
+/// 1024-byte boundary. The layout the Hopper copy engine (TMA) writes with
+/// CU_TENSOR_MAP_SWIZZLE_128B: where B and its ld are 16-byte aligned one
+/// thread copies the whole tile with one instruction (copy_tma, zeros past
+/// K and N, completing on an mbarrier); otherwise the producer's threads
+/// copy it element by element (stage).
 template <class T, int Threads, int TileK, int TileN>
-struct b_core_stage {
-  static_assert(sizeof(T) == 2, "b_core_stage: 16-bit values only");
-  static_assert(TileK % 16 == 0 && TileN % 8 == 0, "b_core_stage: whole core matrices");
-  static constexpr int pieces = TileK / 8;  // 16-byte pieces per column of the tile
+struct b_swizzle_stage {
+  static_assert(sizeof(T) == 2, "b_swizzle_stage: 16-bit values only");
+  static_assert(TileK == 64, "b_swizzle_stage: rows of 128 bytes (TileK 64)");
+  static_assert(TileN % 8 == 0, "b_swizzle_stage: whole 8-row swizzle atoms");
   static constexpr int smem_elems = TileN * TileK;
-  static constexpr int cols_per_pass = Threads / pieces;  // columns one round of copies covers
-  static_assert(Threads % (8 * pieces) == 0, "b_core_stage: the block's threads must cover 8 columns at a time");
-  static constexpr int passes = (TileN + cols_per_pass - 1) / cols_per_pass;
+  static constexpr int bytes = smem_elems * 2;  // one tile, as the TMA counts it
 
   __device__ __forceinline__ static int place(int nn, int kk) {
-    return ((nn / 8) * pieces + kk / 8) * 64 + (nn % 8) * 8 + kk % 8;
-  }
-  /// This thread's first column and piece.
-  __device__ __forceinline__ static int first_col(int tid) { return tid % 8 + 8 * (tid / (8 * pieces)); }
-  __device__ __forceinline__ static int first_k(int tid) { return (tid / 8) % pieces * 8; }
-
-  /// Where this thread's first piece of every tile starts in B, in
-  /// elements, for the step at k0 = 0 (for stage_at's fast path).
-  __device__ __forceinline__ static int64_t thread_offset(int64_t ldb, int32_t n0, int tid) {
-    return static_cast<int64_t>(n0 + first_col(tid)) * ldb + first_k(tid);
+    return nn * TileK + (((kk / 8) ^ (nn % 8)) * 8) + kk % 8;
   }
 
-  /// Stages rows k0.. (K rows) and columns n0.. (N columns) of B into
-  /// `smem`; the caller commits and waits (vec: cp.async). offset:
-  /// thread_offset().
-  __device__ __forceinline__ static void stage_at(T* smem, const T* b, int64_t ldb, int64_t offset, int32_t k0,
-                                                  int32_t n0, int32_t k, int32_t n, bool vec, int tid) {
-    if (vec && k0 + TileK <= k) {  // inside K: whole pieces, a fixed stride apart
-      const int c0 = first_col(tid);
-      const uint32_t dst = detail::shared_address(smem + place(c0, first_k(tid)));
-      const int64_t stride = static_cast<int64_t>(cols_per_pass) * ldb;
-      int64_t at = offset + k0;
-#pragma unroll
-      for (int j = 0; j < passes; ++j, at += stride) {
-        const int c = c0 + j * cols_per_pass;
-        if (TileN % cols_per_pass != 0 && c >= TileN) break;
-        const int bytes = n0 + c < n ? 16 : 0;
-        detail::cp_async_16(dst + j * (cols_per_pass / 8) * pieces * 128, bytes > 0 ? b + at : b, bytes);
-      }
-    } else if (vec) {
-#pragma unroll 4
-      for (int p = tid; p < TileN * pieces; p += Threads) {
-        const int nn = p / pieces, kk = (p % pieces) * 8;
-        const int32_t gk = k0 + kk, gn = n0 + nn;
-        const int bytes = gn < n ? 2 * max(0, min(8, k - gk)) : 0;
-        const T* src = bytes > 0 ? b + static_cast<int64_t>(gn) * ldb + gk : b;
-        detail::cp_async_16(detail::shared_address(smem + place(nn, kk)), src, bytes);
-      }
-    } else {
-      for (int e = tid; e < TileN * TileK; e += Threads) {
-        const int nn = e / TileK, kk = e % TileK;
-        const int32_t gk = k0 + kk, gn = n0 + nn;
-        smem[place(nn, kk)] = gn < n && gk < k ? b[static_cast<int64_t>(gn) * ldb + gk] : from_float<T>(0.f);
-      }
+  /// One thread: copies rows k0.. and columns n0.. of B (the tensor map's
+  /// dimensions 0 and 1) into `smem` and has the copy's bytes complete on
+  /// `bar` (the caller's stage barrier; its expected bytes are raised here).
+  __device__ __forceinline__ static void copy_tma(T* smem, const CUtensorMap& map, int32_t k0, int32_t n0,
+                                                  uint64_t* bar) {
+    const uint32_t b = detail::shared_address(bar);
+    asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;" ::"r"(b), "r"(bytes) : "memory");
+    asm volatile(
+        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
+        "[%4];" ::"r"(detail::shared_address(smem)),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(k0), "r"(n0), "r"(b)
+        : "memory");
+  }
+
+  /// Without the TMA (B or its ld not 16-byte aligned): stages rows k0..
+  /// (K rows) and columns n0.. (N columns) of B into `smem` element by
+  /// element with the Threads threads, zeros past K and N.
+  __device__ __forceinline__ static void stage(T* smem, const T* b, int64_t ldb, int32_t k0, int32_t n0, int32_t k,
+                                               int32_t n, int tid) {
+    for (int e = tid; e < TileN * TileK; e += Threads) {
+      const int nn = e / TileK, kk = e % TileK;
+      const int32_t gk = k0 + kk, gn = n0 + nn;
+      smem[place(nn, kk)] = gn < n && gk < k ? b[static_cast<int64_t>(gn) * ldb + gk] : from_float<T>(0.f);
     }
+  }
+};
+
+/// The weight of the spmm.wg kernels: a tile's packed words come into a
+/// shared buffer by one bulk copy (the Hopper copy engine) several k steps
+/// before the producer scatters them into a zeroed dense tile in core
+/// matrices (tile_layout::core_matrices). A buffer holds `cap` words (a
+/// quarter of the tile); a denser tile's words past them are read from
+/// global memory by the scatter.
+template <class T, int Threads, int TileM, int TileK>
+struct tile_copy_prolog {
+  static_assert(sizeof(T) == 2, "tile_copy_prolog: 16-bit values only");
+  static_assert(TileM % 64 == 0 && TileK % 16 == 0, "tile_copy_prolog: 64-row tiles of whole 16-deep slices");
+  static constexpr int smem_elems = TileM * TileK + 8;  // core matrices and one spare 16-byte piece
+  static constexpr int cap = TileM * TileK / 4;         // words one buffer holds
+  static constexpr int word_bytes = cap * 4;            // bytes of one words buffer
+
+  /// One thread: copies the first `cap` words of tile t into `words` and
+  /// arrives on `bar` (a barrier of one arrival) expecting their bytes.
+  __device__ __forceinline__ static void copy(const tiled_weight_view& v, int64_t t, uint32_t* words, uint64_t* bar) {
+    const int32_t begin = __ldg(v.tile_ptr + t), n = min(__ldg(v.tile_ptr + t + 1) - begin, cap);
+    const uint32_t b = detail::shared_address(bar);
+    asm volatile("mbarrier.arrive.expect_tx.release.cta.shared::cta.b64 _, [%0], %1;" ::"r"(b), "r"(n * 4) : "memory");
+    if (n > 0)  // whole 16-byte pieces: a tile's words start and end on them
+      asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(
+                       detail::shared_address(words)),
+                   "l"(v.words + begin), "r"(n * 4), "r"(b)
+                   : "memory");
+  }
+
+  /// Writes tile t's words into its zeroed buffer `smem`: those copy() put
+  /// in `words` (landed), then any past `cap`. All Threads threads.
+  __device__ __forceinline__ static void scatter(const tiled_weight_view& v, int64_t t, const uint32_t* words,
+                                                 T* smem, int tid) {
+    const int32_t begin = __ldg(v.tile_ptr + t), end = __ldg(v.tile_ptr + t + 1);
+    const int32_t n = min(end - begin, cap);
+    uint16_t* dst = reinterpret_cast<uint16_t*>(smem);
+    for (int32_t i = tid * 4; i < n; i += Threads * 4)
+      detail::put_tile_words(dst, *reinterpret_cast<const uint4*>(words + i));
+    for (int32_t i = begin + cap + tid * 4; i < end; i += Threads * 4)
+      detail::put_tile_words(dst, __ldg(reinterpret_cast<const uint4*>(v.words + i)));
+  }
+
+  /// Zeroes rows [64 g, 64 g + 64) of a buffer (contiguous in core
+  /// matrices) with the 128 threads of warpgroup g (tid: 0..127 in it).
+  __device__ __forceinline__ static void zero_rows(T* smem, int g, int tid) {
+    constexpr int vecs = 64 * TileK * 2 / 16;
+    uint4* p = reinterpret_cast<uint4*>(smem + g * 64 * TileK);
+#pragma unroll
+    for (int i = tid; i < vecs; i += 128) p[i] = make_uint4(0, 0, 0, 0);
+  }
+
+  /// Zeroes a whole buffer with `threads` threads.
+  __device__ __forceinline__ static void zero(T* smem, int tid, int threads) {
+    uint4* p = reinterpret_cast<uint4*>(smem);
+    for (int i = tid; i < smem_elems * 2 / 16; i += threads) p[i] = make_uint4(0, 0, 0, 0);
   }
 };
 

@@ -76,8 +76,9 @@
 //
 // The warpgroup tensor-core kernels (kernels/spmm_wgmma_kernel.cuh, fp16
 // and bf16, column-major B, sm_90a: wgmma reads both tiles from shared
-// memory while the block builds the next) are named like the tensor-core
-// ones, with "wg" and 4 warps (a warpgroup) per 64 rows:
+// memory while two producer warpgroups build the next ones) are named like
+// the tensor-core ones, with "wg" and the multiplying warps, 4 (a
+// warpgroup) per 64 rows; the producers' 8 warps come on top:
 //
 //     spmm.wg.m64.n128.k64.w4x1.s2.Bc.Cc
 //

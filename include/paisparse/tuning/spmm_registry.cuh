@@ -8,6 +8,7 @@
 // does both, next to the SpMV table).
 #pragma once
 
+#include <cudaTypedefs.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -241,6 +242,35 @@ inline bool wgmma_compiled() {
   return yes;
 }
 
+/// A TMA tensor map of a column-major B (K x N, column n at b + n * ldb;
+/// 16-byte aligned with ldb a multiple of 8) in box_k x box_n boxes with the
+/// 128-byte swizzle, zeros past K and N: what the spmm.wg producers copy B's
+/// tiles with (prolog/tile_prolog.cuh: b_swizzle_stage). The driver's
+/// encoder comes through the runtime (no link to the driver library).
+template <class T>
+CUtensorMap b_tensor_map(const T* b, int64_t k, int64_t n, int64_t ldb, int box_k, int box_n) {
+  static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
+    void* fn = nullptr;
+    cudaDriverEntryPointQueryResult found{};
+    PAISPARSE_CUDA_TRY(cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found));
+    PAISPARSE_EXPECTS(found == cudaDriverEntryPointSuccess && fn != nullptr,
+                      "spmm: the CUDA driver has no cuTensorMapEncodeTiled (the spmm.wg kernels need it)");
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(fn);
+  }();
+  CUtensorMap map{};
+  const cuuint64_t dims[2] = {static_cast<cuuint64_t>(k), static_cast<cuuint64_t>(n)};
+  const cuuint64_t strides[1] = {static_cast<cuuint64_t>(ldb) * sizeof(T)};
+  const cuuint32_t box[2] = {static_cast<cuuint32_t>(box_k), static_cast<cuuint32_t>(box_n)};
+  const cuuint32_t steps[2] = {1, 1};
+  const CUresult r = encode(&map, std::is_same_v<T, __half> ? CU_TENSOR_MAP_DATA_TYPE_FLOAT16 : CU_TENSOR_MAP_DATA_TYPE_BFLOAT16,
+                            2, const_cast<T*>(b), dims, strides, box, steps, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                            CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                            CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
+  PAISPARSE_EXPECTS(r == CUDA_SUCCESS, "spmm: cuTensorMapEncodeTiled failed (error " << static_cast<int>(r) << ") for B of "
+                                           << k << " x " << n << ", ld " << ldb);
+  return map;
+}
+
 /// What the dense-tile (spmm.tc) and register-built (spmm.tf) compositions
 /// share: the B-layout dispatch, the occupancy query and the launch. Derived
 /// provides threads, tile_n, parts<BRowMajor> (with smem_bytes),
@@ -315,18 +345,20 @@ struct spmm_tensor_composition
 };
 
 /// The warpgroup tensor-core composition (spmm.wg) for one block shape:
-/// column-major B, fp16 or bf16 values, sm_90a.
+/// column-major B, fp16 or bf16 values, sm_90a. A warpgroup per 64 rows
+/// multiplies; two more build the tiles (kernels/spmm_wgmma_kernel.cuh).
 template <class T, int TileM, int TileN, int TileK>
 struct spmm_wgmma_composition {
-  static constexpr int threads = 32 * (TileM / 16);  // a warpgroup per 64 rows
-  using prolog = tile_scatter_prolog<T, threads, TileM, TileK, 2, tile_layout::core_matrices>;
-  using b_stage = b_core_stage<T, threads, TileK, TileN>;
+  static constexpr int producers = 2;
+  static constexpr int threads = 32 * (TileM / 16) + 128 * producers;
+  using prolog = tile_copy_prolog<T, 128, TileM, TileK>;
+  using b_stage = b_swizzle_stage<T, 128, TileK, TileN>;
   using reduction = wgmma_reduction<T, TileM, TileN, TileK>;
   using epilog = linear_epilog<T, runtime_activation>;
-  static constexpr int smem_bytes = spmm_tensor_layout<prolog, b_stage, reduction>::smem_bytes;
+  static constexpr int smem_bytes = spmm_wgmma_layout<prolog, b_stage, TileM>::smem_bytes;
 
   static auto kernel() {
-    return &spmm_wgmma_kernel<prolog, b_stage, reduction, epilog, threads, TileM, TileN, TileK>;
+    return &spmm_wgmma_kernel<prolog, b_stage, reduction, epilog, threads, TileM, TileN, TileK, producers>;
   }
 
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
@@ -340,8 +372,16 @@ struct spmm_wgmma_composition {
                                                       << " tiles needs a weight tiled the same way (core matrices)");
     spmm_tensor_params<T> p;
     p.w = tw->view();
-    detail::launch_tensor_tiles<spmm_wgmma_composition, TileN>(kernel(), threads, smem_bytes, a, p, p.w.row_blocks,
-                                                               st);
+    detail::allow_dynamic_smem<spmm_wgmma_composition>(kernel(), smem_bytes);
+    detail::fill_tensor_operands<TileN>(p, a);
+    detail::fill_split_k(p, a);
+    CUtensorMap map{};
+    if (p.b_vector) map = detail::b_tensor_map<T>(a.b, w.cols(), a.n, a.ldb, TileK, TileN);
+    const int64_t grid = p.w.row_blocks * p.n_blocks * a.k_splits;
+    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
+                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
+    PAISPARSE_CUDA_TRY(detail::launch_kernel(kernel(), static_cast<unsigned>(grid), threads,
+                                             static_cast<std::size_t>(smem_bytes), st, a.overlap, p, map));
   }
 
   static int resident_blocks(bool) {
