@@ -15,10 +15,12 @@
 //     wgmma per 16-deep slice that reads both tiles from shared memory, and
 //     once the previous step's multiplies are done rezeroes its rows of that
 //     step's W tile and frees the stage ("empty");
-//   - two more warpgroups, the producers, take turns over the steps: a
-//     producer has the copy engine fetch its steps' operands several steps
-//     ahead (B's tile by one TMA copy that completes on "full"; the tile's
-//     packed words by one bulk copy that completes on "landed"), then
+//   - two more warpgroups, the producers, take turns over the steps. A
+//     producer has the copy engine fetch its steps' operands ahead: B's
+//     tile by TMA (completing on "full") a step or two ahead, as far as the
+//     stages allow; the tile's packed words by one bulk copy (completing on
+//     "landed") into a ring of words buffers of their own, several steps
+//     further ahead, since they come from HBM and wait for no multiply. It
 //     scatters a step's words into its W tile and arrives on "full".
 //
 // So the build's latencies overlap across steps instead of adding up within
@@ -26,8 +28,10 @@
 // a build with cp.async: docs/PERFORMANCE.md). Where B is not 16-byte
 // aligned (or its ld not a multiple of 8) the TMA cannot read it and the
 // producer's threads copy its tiles element by element into the same
-// layout. Two to six stages, as many as the block's share of an SM's shared
-// memory holds (spmm_wgmma_layout).
+// layout. Three to six stages and up to 16 words buffers, as many as the
+// block's share of an SM's shared memory holds (spmm_wgmma_layout). A k
+// step is 64 deep or a multiple (B's tile in pieces of 64, one TMA copy
+// each): deeper steps halve the handshakes per multiply.
 //
 //   Prolog     (prolog/tile_prolog.cuh)        tile_copy_prolog: packed words
 //                                              -> dense W tile in core
@@ -60,30 +64,48 @@
 
 namespace paisparse {
 
-/// Where a block's buffers lie in its dynamic shared memory, from a
-/// 1024-byte boundary (the swizzled B tiles need it; the launch asks 1024
-/// bytes more to find one): per stage a B tile, then per stage a W tile and
-/// a words buffer, then three mbarriers per stage. As many stages (2 to 6)
-/// as fit in about half an SM's shared memory for a block of 64 rows (two
-/// blocks an SM), in most of it for one of 128 rows (one block an SM: its
-/// registers allow no more).
-template <class WProlog, class BStage, int TileM>
-struct spmm_wgmma_layout {
-  static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
-  static constexpr int stage_bytes = a_bytes + b_bytes + WProlog::word_bytes;
-  static constexpr int budget = (TileM > 64 ? 200 : 112) * 1024;
-  static constexpr int stages = budget / stage_bytes > 6 ? 6 : budget / stage_bytes < 2 ? 2 : budget / stage_bytes;
-  static constexpr int b_offset = 0, a_offset = stages * b_bytes, words_offset = a_offset + stages * a_bytes;
-  static constexpr int barrier_offset = words_offset + stages * WProlog::word_bytes;
-  static constexpr int smem_bytes = barrier_offset + 3 * stages * 8 + 1024;
-  static_assert(b_bytes % 1024 == 0 && a_bytes % 16 == 0 && WProlog::word_bytes % 16 == 0,
-                "spmm_wgmma_layout: B tiles of whole swizzle atoms, 16-byte buffers");
-};
+namespace detail {
+/// Waits until Threads threads (whole warps) have reached named barrier Id
+/// (1..15; 0 is __syncthreads'), ordering their shared-memory accesses.
+template <int Id, int Threads>
+__device__ __forceinline__ void named_barrier_sync() {
+  asm volatile("bar.sync %0, %1;" ::"n"(Id), "n"(Threads) : "memory");
+}
+}  // namespace detail
 
 /// Blocks an SM the spmm.wg kernels are built for (__launch_bounds__): two
 /// for 64 rows and up to 64 columns, whose sums leave registers to spare.
 template <int TileM, int TileN>
 inline constexpr int spmm_wgmma_min_blocks = TileM == 64 && TileN <= 64 ? 2 : 1;
+
+/// Where a block's buffers lie in its dynamic shared memory, from a
+/// 1024-byte boundary (the swizzled B tiles need it; the launch asks 1024
+/// bytes more to find one): per stage a B tile, then per stage a W tile,
+/// then the ring of words buffers, then the barriers (two per stage, one
+/// per words buffer). The words come from HBM and wait for nothing but
+/// their own buffer, so they get a ring of their own, deeper than the
+/// stages: `word_slots` buffers (a multiple of Producers, at most 16) fill
+/// what the stages leave of the budget. As many stages (3, which two
+/// producers need, to 6) as leave room for 4 words buffers per producer
+/// (or at least one) in about half an SM's shared
+/// memory where two blocks share an SM (spmm_wgmma_min_blocks), in most of
+/// it where one block has it (its registers allow no more).
+template <class WProlog, class BStage, int TileM, int Producers>
+struct spmm_wgmma_layout {
+  static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
+  static constexpr int stage_bytes = a_bytes + b_bytes, word_bytes = WProlog::word_bytes;
+  static constexpr int budget = (spmm_wgmma_min_blocks<TileM, BStage::tile_n> == 2 ? 112 : 200) * 1024;
+  static constexpr int fit = (budget - 4 * Producers * word_bytes) / stage_bytes;
+  static constexpr int stages = fit > 6 ? 6 : fit < 3 ? 3 : fit;
+  static constexpr int slots_fit = (budget - stages * stage_bytes) / word_bytes / Producers * Producers;
+  static constexpr int word_slots = slots_fit > 16 ? 16 : slots_fit < Producers ? Producers : slots_fit;
+  static constexpr int b_offset = 0, a_offset = stages * b_bytes, words_offset = a_offset + stages * a_bytes;
+  static constexpr int barrier_offset = words_offset + word_slots * word_bytes;
+  static constexpr int smem_bytes = barrier_offset + (2 * stages + word_slots) * 8 + 1024;
+  static_assert(b_bytes % 1024 == 0 && a_bytes % 16 == 0 && word_bytes % 16 == 0,
+                "spmm_wgmma_layout: B tiles of whole swizzle atoms, 16-byte buffers");
+  static_assert(stages * stage_bytes + word_slots * word_bytes <= budget, "spmm_wgmma_layout: the tiles need too much shared memory");
+};
 
 /// Producers: the producer warpgroups (each builds every Producers-th step).
 /// b_map: B as a TMA tensor map (K x N, 64 x TileN boxes, 128-byte swizzle)
@@ -94,14 +116,16 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
     spmm_wgmma_kernel(spmm_tensor_params<typename Epilog::value_type> p, const __grid_constant__ CUtensorMap b_map) {
 #if PAISPARSE_WGMMA_CODE
   using T = typename Epilog::value_type;
-  using layout = spmm_wgmma_layout<WProlog, BStage, TileM>;
-  constexpr int stages = layout::stages;
-  // a producer's own steps whose copies are in flight ahead of its scatter:
-  // with four stages and more, all but two stages' worth, so that it waits
-  // for the multiply two steps back, not the one running
+  using layout = spmm_wgmma_layout<WProlog, BStage, TileM, Producers>;
+  constexpr int stages = layout::stages, word_slots = layout::word_slots;
+  // a producer's own steps whose B copies are in flight ahead of its
+  // scatter: with four stages and more, all but two stages' worth, so that
+  // it waits for the multiply two steps back, not the one running (its
+  // words run word_slots / Producers of its steps ahead)
   constexpr int ahead = stages >= 4 ? ((stages - 2) / Producers > 0 ? (stages - 2) / Producers : 1)
                                     : ((stages - 1) / Producers > 0 ? (stages - 1) / Producers : 1);
   static_assert(ahead * Producers <= stages - 1, "spmm_wgmma_kernel: too few stages for the producers");
+  static_assert(Producers == 1 || Producers == 2, "spmm_wgmma_kernel: one or two producers (a named barrier each)");
   constexpr int consumers = Reduction::warpgroups * 128;
   static_assert(Threads == consumers + 128 * Producers,
                 "spmm_wgmma_kernel: the producer warpgroups after the multiplying ones");
@@ -110,11 +134,11 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
   auto a_buf = [&](int32_t s) { return reinterpret_cast<T*>(smem + layout::a_offset + (s % stages) * layout::a_bytes); };
   auto b_buf = [&](int32_t s) { return reinterpret_cast<T*>(smem + layout::b_offset + (s % stages) * layout::b_bytes); };
   auto words_buf = [&](int32_t s) {
-    return reinterpret_cast<uint32_t*>(smem + layout::words_offset + (s % stages) * WProlog::word_bytes);
+    return reinterpret_cast<uint32_t*>(smem + layout::words_offset + (s % word_slots) * layout::word_bytes);
   };
   uint64_t* const full = reinterpret_cast<uint64_t*>(smem + layout::barrier_offset);  // operands in place
   uint64_t* const empty = full + stages;  // multiplied, W rows rezeroed
-  uint64_t* const landed = empty + stages;  // the words' bulk copy is in
+  uint64_t* const landed = empty + stages;  // per words buffer: its bulk copy is in
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
@@ -129,11 +153,13 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
 
   for (int32_t s = 0; s < stages; ++s) WProlog::zero(a_buf(s), tid, Threads);
   if (tid == 0)
+  {
     for (int i = 0; i < stages; ++i) {
       cuda::ptx::mbarrier_init(full + i, 128);  // a producer warpgroup's threads (and B's bytes by TMA)
       cuda::ptx::mbarrier_init(empty + i, consumers);
-      cuda::ptx::mbarrier_init(landed + i, 1);
     }
+    for (int i = 0; i < word_slots; ++i) cuda::ptx::mbarrier_init(landed + i, 1);
+  }
   __syncthreads();  // zeroed, barriers set up
 
   typename Reduction::accumulators acc;
@@ -143,25 +169,33 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
   if (role >= Reduction::warpgroups) {  // a producer warpgroup: its steps' copies ahead, then their scatter
     const int ptid = tid % 128, first = role - Reduction::warpgroups;
     const bool tma = p.b_vector != 0;  // B and ldb 16-byte aligned
-    auto copy = [&](int32_t s) {
+    auto copy_words = [&](int32_t s) {  // step s's words into their buffer (free: see the loop)
+      if (s < k_tiles && ptid == 0) WProlog::copy(p.w, tile0 + s, words_buf(s), landed + s % word_slots);
+    };
+    auto copy_b = [&](int32_t s) {  // step s's B tile, once the step that used its stage before is multiplied
       if (s < k_tiles) {
-        if (s >= stages) wait(empty + s % stages, s / stages - 1);  // the step that used these buffers before
+        if (s >= stages) wait(empty + s % stages, s / stages - 1);
         if (tma) {
           if (ptid == 0) BStage::copy_tma(b_buf(s), b_map, (s_begin + s) * TileK, n0, full + s % stages);
         } else {
           BStage::stage(b_buf(s), p.b, p.ldb, (s_begin + s) * TileK, n0, p.w.cols, p.n, ptid);
         }
-        if (ptid == 0) WProlog::copy(p.w, tile0 + s, words_buf(s), landed + s % stages);
       }
     };
     if (k_tiles > 0) detail::wait_for_inputs();  // B may come from the previous kernel
-    for (int32_t j = 0; j < ahead; ++j) copy(first + j * Producers);
+    for (int32_t j = 0; j < word_slots / Producers; ++j) copy_words(first + j * Producers);
+    for (int32_t j = 0; j < ahead; ++j) copy_b(first + j * Producers);
     for (int32_t s = first; s < k_tiles; s += Producers) {
-      wait(landed + s % stages, s / stages);
+      wait(landed + s % word_slots, s / word_slots);
+      // step s's W tile is free and zeroed: copy_b(s) waited for the step before it
       WProlog::scatter(p.w, tile0 + s, words_buf(s), a_buf(s), ptid);
       detail::fence_async_shared();  // this thread's writes of step s's operands, for the tensor cores
       cuda::ptx::mbarrier_arrive(full + s % stages);
-      copy(s + ahead * Producers);
+      // the warpgroup is done reading step s's words (a barrier per producer)
+      if (first == 0) detail::named_barrier_sync<1, 128>();
+      else detail::named_barrier_sync<2, 128>();
+      copy_words(s + word_slots);
+      copy_b(s + ahead * Producers);
     }
   } else {  // the multiplying warpgroups
     const int group = warp / 4, gtid = tid % 128;

@@ -51,14 +51,14 @@ __device__ __forceinline__ void put_tile_words(uint16_t* dst, uint4 q) {
 }
 }  // namespace detail
 
-template <class T, int Threads, int TileM, int TileK, int Regs = 2, tile_layout Layout = tile_layout::padded_rows>
+/// The weight of the spmm.tc kernels: tiles in padded rows
+/// (tile_layout::padded_rows).
+template <class T, int Threads, int TileM, int TileK, int Regs = 2>
 struct tile_scatter_prolog {
   static_assert(sizeof(T) == 2, "tile_scatter_prolog: 16-bit values only");
   static_assert(TileM % 16 == 0 && TileK % 16 == 0, "tile_scatter_prolog: tiles of whole 16 x 16 blocks");
   static constexpr int ld = TileK + tile_pad;                     // elements per shared row (padded rows)
-  // one buffer: padded rows, or core matrices and one spare 16-byte piece
-  // for the padding words (format/tiled_weight.hpp)
-  static constexpr int smem_elems = Layout == tile_layout::padded_rows ? TileM * ld : TileM * TileK + 8;
+  static constexpr int smem_elems = TileM * ld;                   // one buffer
   static constexpr int per_pass = Threads * 4;                    // words one round of 16-byte loads covers
   static constexpr int prefetched = per_pass * Regs;              // words held in registers per tile
 
@@ -101,38 +101,45 @@ struct tile_scatter_prolog {
 
 /// The activations of the spmm.wg kernels: the tile_k x tile_n block of a
 /// column-major B, kept as the wgmma instruction reads a K-major operand
-/// with the 128-byte swizzle: TileN rows of TileK = 64 values (128 bytes),
-/// the 16-byte piece k / 8 of row n at piece (k / 8) ^ (n % 8), i.e. element
-/// (n, k) at n * 64 + ((k / 8) ^ (n % 8)) * 8 + k % 8; a buffer starts on a
-/// 1024-byte boundary. The layout the Hopper copy engine (TMA) writes with
-/// CU_TENSOR_MAP_SWIZZLE_128B: where B and its ld are 16-byte aligned one
-/// thread copies the whole tile with one instruction (copy_tma, zeros past
-/// K and N, completing on an mbarrier); otherwise the producer's threads
-/// copy it element by element (stage).
+/// with the 128-byte swizzle: per 64 values of K (128 bytes) one piece of
+/// TileN rows, the pieces one after another; in a piece the 16-byte chunk
+/// k / 8 of row n lies at chunk (k / 8) ^ (n % 8), i.e. element (n, k) at
+/// (k / 64) * TileN * 64 + n * 64 + (((k % 64) / 8) ^ (n % 8)) * 8 + k % 8; a
+/// buffer starts on a 1024-byte boundary. The layout the Hopper copy engine
+/// (TMA) writes with CU_TENSOR_MAP_SWIZZLE_128B: where B and its ld are
+/// 16-byte aligned one thread copies each piece with one instruction
+/// (copy_tma, zeros past K and N, completing on an mbarrier); otherwise the
+/// producer's threads copy the tile element by element (stage).
 template <class T, int Threads, int TileK, int TileN>
 struct b_swizzle_stage {
   static_assert(sizeof(T) == 2, "b_swizzle_stage: 16-bit values only");
-  static_assert(TileK == 64, "b_swizzle_stage: rows of 128 bytes (TileK 64)");
+  static_assert(TileK % 64 == 0, "b_swizzle_stage: pieces of 128-byte rows (TileK a multiple of 64)");
   static_assert(TileN % 8 == 0, "b_swizzle_stage: whole 8-row swizzle atoms");
+  static constexpr int tile_n = TileN;
+  static constexpr int pieces = TileK / 64;
+  static constexpr int piece_elems = TileN * 64;     // one piece: what one TMA copy (a 64 x TileN box) writes
   static constexpr int smem_elems = TileN * TileK;
   static constexpr int bytes = smem_elems * 2;  // one tile, as the TMA counts it
 
   __device__ __forceinline__ static int place(int nn, int kk) {
-    return nn * TileK + (((kk / 8) ^ (nn % 8)) * 8) + kk % 8;
+    return (kk / 64) * piece_elems + nn * 64 + ((((kk % 64) / 8) ^ (nn % 8)) * 8) + kk % 8;
   }
 
   /// One thread: copies rows k0.. and columns n0.. of B (the tensor map's
-  /// dimensions 0 and 1) into `smem` and has the copy's bytes complete on
-  /// `bar` (the caller's stage barrier; its expected bytes are raised here).
+  /// dimensions 0 and 1; boxes of 64 x TileN) into `smem` and has the
+  /// copies' bytes complete on `bar` (the caller's stage barrier; its
+  /// expected bytes are raised here).
   __device__ __forceinline__ static void copy_tma(T* smem, const CUtensorMap& map, int32_t k0, int32_t n0,
                                                   uint64_t* bar) {
     const uint32_t b = detail::shared_address(bar);
     asm volatile("mbarrier.expect_tx.relaxed.cta.shared::cta.b64 [%0], %1;" ::"r"(b), "r"(bytes) : "memory");
-    asm volatile(
-        "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
-        "[%4];" ::"r"(detail::shared_address(smem)),
-        "l"(reinterpret_cast<uint64_t>(&map)), "r"(k0), "r"(n0), "r"(b)
-        : "memory");
+#pragma unroll
+    for (int j = 0; j < pieces; ++j)
+      asm volatile(
+          "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], "
+          "[%4];" ::"r"(detail::shared_address(smem + j * piece_elems)),
+          "l"(reinterpret_cast<uint64_t>(&map)), "r"(k0 + j * 64), "r"(n0), "r"(b)
+          : "memory");
   }
 
   /// Without the TMA (B or its ld not 16-byte aligned): stages rows k0..

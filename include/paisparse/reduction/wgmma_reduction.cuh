@@ -26,9 +26,9 @@ struct wgmma_reduction {
   static constexpr int regs = TileN / 2;  // sums per thread
   static constexpr int smem_bytes = 0;    // no shared stage
   // W: core matrices of 128 bytes; along K they follow one another, along
-  // M a row of TileK / 8 of them lies between. B: 128-byte rows of K with
-  // the 128-byte swizzle (prolog/tile_prolog.cuh: b_swizzle_stage), 8-row
-  // atoms 1024 bytes apart along N
+  // M a row of TileK / 8 of them lies between. B: per 64 of K a piece of
+  // 128-byte rows with the 128-byte swizzle (prolog/tile_prolog.cuh:
+  // b_swizzle_stage), 8-row atoms 1024 bytes apart along N
   static constexpr uint32_t lbo = 128, sbo = TileK / 8 * 128;
   static constexpr uint64_t b_swizzle_128 = uint64_t{1} << 62;
 
@@ -54,7 +54,7 @@ struct wgmma_reduction {
 #pragma unroll
     for (int q = 0; q < TileK / 16; ++q)  // a 16-deep slice: 2 core matrices of W along K, 32 bytes of a B row
       detail::wgmma<T, TileN>(acc.d, detail::wgmma_desc(a0 + q * 256, lbo, sbo),
-                              detail::wgmma_desc(b0 + q * 32, 16, 1024) | b_swizzle_128);
+                              detail::wgmma_desc(b0 + (q / 4) * TileN * 128 + (q % 4) * 32, 16, 1024) | b_swizzle_128);
     detail::wgmma_commit();  // no instruction may touch acc until wait(): the compiler would wait first
   }
 

@@ -285,11 +285,11 @@ constexpr bool spmm_fragment_shape_ok(const spmm_tensor_tile& t) {
 
 /// Whether a warpgroup tensor-core block shape is one the kernel can take:
 /// 64 or 128 rows with a warpgroup (4 warps over rows) per 64, 16, 32, 64
-/// or 128 columns (one wgmma's N), whole 16-deep slices per k step, a tile
-/// whose places fit 16 bits.
+/// or 128 columns (one wgmma's N), k steps a multiple of 64 (B comes in
+/// 128-byte-swizzled pieces of 64), a tile whose places fit 16 bits.
 constexpr bool spmm_wgmma_shape_ok(const spmm_tensor_tile& t) {
   return (t.m == 64 || t.m == 128) && t.warps_m == t.m / 16 && t.warps_n == 1 && t.warps_k == 1 &&
-         (t.n == 16 || t.n == 32 || t.n == 64 || t.n == 128) && t.k % 16 == 0 && t.k >= 16 && t.m * (t.k + 8) <= 65536;
+         (t.n == 16 || t.n == 32 || t.n == 64 || t.n == 128) && t.k % 64 == 0 && t.m * (t.k + 8) <= 65536;
 }
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
@@ -545,7 +545,7 @@ struct spmm_config {
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
                                       << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
                                       << " warps is not a warpgroup tensor-core shape (64 or 128 rows with 4 warps "
-                                      << "over each 64, 16, 32, 64 or 128 columns, whole 16-deep slices per k step)");
+                                      << "over each 64, 16, 32, 64 or 128 columns, k steps a multiple of 64)");
     PAISPARSE_EXPECTS(fragment || wg || spmm_tensor_shape_ok(t),
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
                                       << t.warps_m << " x " << t.warps_n << " x " << t.warps_k

@@ -172,13 +172,20 @@ int resident_blocks(Kernel kernel, int threads, int bytes) {
   return blocks;
 }
 
+/// Whether B and its ld are 16-byte aligned: what cp.async and the TMA
+/// need to read it in 16-byte pieces.
+template <class T>
+bool b_aligned(const spmm_launch_args<T>& a) {
+  return reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+}
+
 /// Fills what the tensor-core kernels' parameters share: B (16-byte
 /// alignment for cp.async), C, N in blocks of TileN columns, the epilog.
 template <int TileN, class T>
 void fill_tensor_operands(tensor_operands<T>& p, const spmm_launch_args<T>& a) {
   p.b = a.b;
   p.ldb = a.ldb;
-  p.b_vector = reinterpret_cast<uintptr_t>(a.b) % 16 == 0 && (a.ldb * static_cast<int64_t>(sizeof(T))) % 16 == 0;
+  p.b_vector = b_aligned(a);
   p.c = a.c;
   p.c_row_stride = a.c_row_stride;
   p.c_col_stride = a.c_col_stride;
@@ -204,12 +211,13 @@ void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
 }
 
 /// Fills B, C, the epilog and the split-K tables of p, checks the grid
-/// (row_blocks x column blocks x k splits) and launches `kernel`: the
-/// launch of every composition whose blocks own tiles of C (spmm.tc,
-/// spmm.tf, spmm.wg). Tag: the composition (allow_dynamic_smem's cache).
-template <class Tag, int TileN, class T, class Kernel, class Params>
+/// (row_blocks x column blocks x k splits) and launches `kernel` with p and
+/// any `more` arguments: the launch of every composition whose blocks own
+/// tiles of C (spmm.tc, spmm.tf, spmm.wg). Tag: the composition
+/// (allow_dynamic_smem's cache).
+template <class Tag, int TileN, class T, class Kernel, class Params, class... More>
 void launch_tensor_tiles(Kernel kernel, int threads, int smem_bytes, const spmm_launch_args<T>& a, Params& p,
-                         int64_t row_blocks, cudaStream_t st) {
+                         int64_t row_blocks, cudaStream_t st, const More&... more) {
   allow_dynamic_smem<Tag>(kernel, smem_bytes);
   fill_tensor_operands<TileN>(p, a);
   fill_split_k(p, a);
@@ -217,7 +225,7 @@ void launch_tensor_tiles(Kernel kernel, int threads, int smem_bytes, const spmm_
   PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                     "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
   PAISPARSE_CUDA_TRY(launch_kernel(kernel, static_cast<unsigned>(grid), threads, static_cast<std::size_t>(smem_bytes),
-                                   st, a.overlap, p));
+                                   st, a.overlap, p, more...));
 }
 
 /// Whether this program's kernels were compiled for sm_90a and run on a GPU
@@ -247,8 +255,21 @@ inline bool wgmma_compiled() {
 /// 128-byte swizzle, zeros past K and N: what the spmm.wg producers copy B's
 /// tiles with (prolog/tile_prolog.cuh: b_swizzle_stage). The driver's
 /// encoder comes through the runtime (no link to the driver library).
+/// The last map made on the calling thread is kept: a model's layers run
+/// over the same activation buffer, so the encoder runs once per buffer,
+/// shape and box, not on every launch.
 template <class T>
 CUtensorMap b_tensor_map(const T* b, int64_t k, int64_t n, int64_t ldb, int box_k, int box_n) {
+  struct last_map {
+    const T* b = nullptr;
+    int64_t k = 0, n = 0, ldb = 0;
+    int box_k = 0, box_n = 0;
+    CUtensorMap map{};
+  };
+  thread_local last_map last;
+  if (last.b == b && b != nullptr && last.k == k && last.n == n && last.ldb == ldb && last.box_k == box_k &&
+      last.box_n == box_n)
+    return last.map;
   static const PFN_cuTensorMapEncodeTiled_v12000 encode = [] {
     void* fn = nullptr;
     cudaDriverEntryPointQueryResult found{};
@@ -268,6 +289,7 @@ CUtensorMap b_tensor_map(const T* b, int64_t k, int64_t n, int64_t ldb, int box_
                             CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   PAISPARSE_EXPECTS(r == CUDA_SUCCESS, "spmm: cuTensorMapEncodeTiled failed (error " << static_cast<int>(r) << ") for B of "
                                            << k << " x " << n << ", ld " << ldb);
+  last = last_map{b, k, n, ldb, box_k, box_n, map};
   return map;
 }
 
@@ -355,7 +377,7 @@ struct spmm_wgmma_composition {
   using b_stage = b_swizzle_stage<T, 128, TileK, TileN>;
   using reduction = wgmma_reduction<T, TileM, TileN, TileK>;
   using epilog = linear_epilog<T, runtime_activation>;
-  static constexpr int smem_bytes = spmm_wgmma_layout<prolog, b_stage, TileM>::smem_bytes;
+  static constexpr int smem_bytes = spmm_wgmma_layout<prolog, b_stage, TileM, producers>::smem_bytes;
 
   static auto kernel() {
     return &spmm_wgmma_kernel<prolog, b_stage, reduction, epilog, threads, TileM, TileN, TileK, producers>;
@@ -372,16 +394,12 @@ struct spmm_wgmma_composition {
                                                       << " tiles needs a weight tiled the same way (core matrices)");
     spmm_tensor_params<T> p;
     p.w = tw->view();
-    detail::allow_dynamic_smem<spmm_wgmma_composition>(kernel(), smem_bytes);
-    detail::fill_tensor_operands<TileN>(p, a);
-    detail::fill_split_k(p, a);
-    CUtensorMap map{};
-    if (p.b_vector) map = detail::b_tensor_map<T>(a.b, w.cols(), a.n, a.ldb, TileK, TileN);
-    const int64_t grid = p.w.row_blocks * p.n_blocks * a.k_splits;
-    PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
-                      "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
-    PAISPARSE_CUDA_TRY(detail::launch_kernel(kernel(), static_cast<unsigned>(grid), threads,
-                                             static_cast<std::size_t>(smem_bytes), st, a.overlap, p, map));
+    // B's tensor map where the TMA can read it (the kernel copies B element
+    // by element otherwise)
+    const CUtensorMap map =
+        detail::b_aligned(a) ? detail::b_tensor_map<T>(a.b, w.cols(), a.n, a.ldb, 64, TileN) : CUtensorMap{};
+    detail::launch_tensor_tiles<spmm_wgmma_composition, TileN>(kernel(), threads, smem_bytes, a, p, p.w.row_blocks, st,
+                                                               map);
   }
 
   static int resident_blocks(bool) {
