@@ -447,6 +447,10 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
             std::string::npos);  // a warpgroup is 4 warps over 64 rows
   EXPECT_NE(parse_error("spmm.wg.m32.n32.k64.w2x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
   EXPECT_NE(parse_error("spmm.wg.m64.n48.k64.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
+  // k steps of 64 or a multiple: B comes in 128-byte-swizzled pieces of 64
+  EXPECT_EQ(spmm_config::parse("spmm.wg.m64.n32.k128.w4x1.s1.Bc.Cc").kernel.tile.k, 128);
+  EXPECT_NE(parse_error("spmm.wg.m64.n32.k32.w4x1.s1.Bc.Cc").find("k steps a multiple of 64"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.wg.m64.n32.k96.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
   // offered for 16-bit values and column-major B only, with k splits as the dense tiles
   auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
   const row_stats s = compute_row_stats(w);
@@ -461,6 +465,41 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
   EXPECT_EQ(count(4, dense_layout::col_major, 64), 0);
   EXPECT_EQ(count(2, dense_layout::row_major, 64), 0);
   if (space::spmm_wgmma) EXPECT_GT(count(2, dense_layout::col_major, 64), 0);
+}
+
+/// The tuner's search order: the family likelier to win first, so that a
+/// time budget cuts the others (tuning/spmm_tuner.cuh).
+TEST(SpmmSpace, SearchRankPutsTheLikelyWinnersFirst) {
+  const auto rank = [](const char* name, int32_t n, double density) {
+    return detail::spmm_search_rank(spmm_config::parse(name), n, density);
+  };
+  const char* wg = "spmm.wg.m64.n32.k128.w4x1.s1.Bc.Cc";
+  const char* tc = "spmm.tc.m64.n32.k64.w4x1.s1.Bc.Cc";
+  const char* core = "spmm.b128.g8.l4.n8.v16.u1.u16.c0.lf.Bt.Cc";
+  const char* tw = "spmm.tw.w16.n128.Bt.Cc";
+  const char* tf = "spmm.tf.m128.n64.k64.w4x1.s1.Bc.Cc";
+  const char* panel = "spmm.b256.g8.l4.n8.v16.u2.u16.c0.lf.Pc1024x64.Cc";
+  // N >= 32 at 8% density and more: spmm.wg, spmm.tc, the CUDA-core kernels, then the rest
+  for (int32_t n : {32, 128}) {
+    EXPECT_LT(rank(wg, n, 0.1), rank(tc, n, 0.1));
+    EXPECT_LT(rank(tc, n, 0.1), rank(core, n, 0.1));
+    EXPECT_LT(rank(core, n, 0.1), rank(tw, n, 0.1));
+    EXPECT_LT(rank(core, n, 0.1), rank(tf, n, 0.1));
+  }
+  // fewer columns or sparser: the CUDA-core kernels, spmm.tc, then spmm.wg
+  for (auto [n, d] : {std::pair<int32_t, double>{8, 0.2}, {128, 0.05}, {32, 0.01}}) {
+    EXPECT_LT(rank(core, n, d), rank(tc, n, d)) << n << " " << d;
+    EXPECT_LT(rank(tc, n, d), rank(wg, n, d)) << n << " " << d;
+  }
+  // the gathered kernels first for N >= 64 at 6% density and less
+  EXPECT_LT(rank(tw, 128, 0.01), rank(core, 128, 0.01));
+  EXPECT_GT(rank(tw, 32, 0.01), rank(core, 32, 0.01));
+  // spmm.tf and the panel kernels last everywhere
+  for (double d : {0.01, 0.1})
+    for (const char* other : {wg, tc, core, tw}) {
+      EXPECT_GT(rank(tf, 128, d), rank(other, 128, d));
+      EXPECT_GT(rank(panel, 128, d), rank(tf, 128, d));
+    }
 }
 
 TEST(SpmmConfig, RegisterBuiltTensorCoreNames) {

@@ -184,7 +184,7 @@
 #ifndef PAISPARSE_SPMM_WGMMA_TILES  // {rows, columns, k step, rows / 16, 1} per block
 #define PAISPARSE_SPMM_WGMMA_TILES \
   {64, 16, 64, 4, 1}, {64, 32, 64, 4, 1}, {64, 64, 64, 4, 1}, {64, 128, 64, 4, 1}, {128, 64, 64, 8, 1}, \
-      {128, 128, 64, 8, 1}
+      {128, 128, 64, 8, 1}, {64, 16, 128, 4, 1}, {64, 32, 128, 4, 1}, {64, 128, 128, 4, 1}, {128, 64, 128, 8, 1}
 #endif
 
 namespace paisparse {
@@ -834,5 +834,23 @@ inline std::vector<spmm_config> spmm_space(
   }
   return out;
 }
+
+namespace detail {
+/// Where tune_spmm tries configuration c among the others (lower first; a
+/// time budget cuts the last): the family likelier to win on a weight of
+/// this density for n columns (tuning/spmm_tuner.cuh says why).
+inline int spmm_search_rank(const spmm_config& c, int32_t n, double density) {
+  const bool tensor_first = n >= 32 && density >= 0.08;
+  const bool window_first = n >= 64 && density <= 0.06;
+  switch (c.kernel.access) {
+    case spmm_b_access::window: return window_first ? 0 : 4;
+    case spmm_b_access::wgmma: return tensor_first ? 1 : 4;
+    case spmm_b_access::tensor: return tensor_first ? 2 : 3;
+    case spmm_b_access::fragment: return 5;
+    case spmm_b_access::panel: return 6;
+    default: return tensor_first ? 3 : 2;  // the CUDA-core kernels
+  }
+}
+}  // namespace detail
 
 }  // namespace paisparse

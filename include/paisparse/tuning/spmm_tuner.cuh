@@ -11,21 +11,21 @@
 // A candidate that fails the check can never win. Returns the fastest as a
 // plan for N up to n, with the whole table.
 //
-// Order: candidates sharing a schedule run together (each schedule is built
-// once), the family likelier to win first, so that a time budget cuts the
-// others: the gathered tensor-core kernels (a handful of candidates, one
-// windowed weight) first for N >= 64 at densities of 6% and less, where
-// they won on the H100 (docs/PERFORMANCE.md), else after the other two;
-// then the tensor-core kernels for N >= 32 at densities of 8% and more
-// (90%-sparse layers included, whose density may land just under 10%;
-// their time barely depends on the density; on the H100 they won there
-// and lost elsewhere, docs/PERFORMANCE.md), else the CUDA-core kernels;
-// then the register-built (spmm.tf) and warpgroup (spmm.wg, only where this
-// build has sm_90a code) tensor-core kernels, which won no or few cases;
-// the panel kernels (B staged in shared memory) run last: on the
-// H100 they have not yet won on any LLM-shaped layer measured (see
-// docs/PERFORMANCE.md), so a time budget that stops the tuner early cuts
-// them first.
+// Order (detail::spmm_search_rank): candidates sharing a schedule run
+// together (each schedule is built once), the family likelier to win
+// first, so that a time budget cuts the others:
+//   - for N >= 32 at densities of 8% and more (90%-sparse layers included,
+//     whose density may land just under 10%) the tensor-core kernels
+//     first: the warpgroup ones (spmm.wg, where this build has sm_90a
+//     code), then the dense-tile ones (spmm.tc); on the H100 they won there
+//     and lost elsewhere (docs/PERFORMANCE.md); then the CUDA-core kernels;
+//   - elsewhere the CUDA-core kernels first, then spmm.tc, then spmm.wg;
+//   - the gathered tensor-core kernels (a handful of candidates, one
+//     windowed weight) first of all for N >= 64 at densities of 6% and
+//     less, where they won on the H100, else with spmm.wg;
+//   - the register-built tensor-core kernels (spmm.tf, which won no case)
+//     and the panel kernels (B staged in shared memory, which won no
+//     LLM-shaped layer) last, so that a budget cuts them first.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -146,17 +146,10 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
     return c;
   };
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
-  const bool tensor_first = n >= 32 && w.density() >= 0.08;  // see the header comment
-  const bool window_first = n >= 64 && w.density() <= 0.06;  // see the header comment
-  auto family = [tensor_first, window_first](const spmm_config& c) {
-    // spmm.tf has won no case measured, spmm.wg few (docs/PERFORMANCE.md): after the others
-    if (c.kernel.access == spmm_b_access::fragment || c.kernel.access == spmm_b_access::wgmma) return 3;
-    if (c.kernel.access == spmm_b_access::window) return window_first ? 0 : 3;
-    if (c.kernel.access == spmm_b_access::panel) return 4;
-    return (c.kernel.access == spmm_b_access::tensor) == tensor_first ? 1 : 2;
-  };
+  const double density = w.density();
   std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
-    return std::make_pair(family(a), sched_key(a)) < std::make_pair(family(b), sched_key(b));
+    return std::make_pair(detail::spmm_search_rank(a, n, density), sched_key(a)) <
+           std::make_pair(detail::spmm_search_rank(b, n, density), sched_key(b));
   });
 
   const int32_t rows = w.rows(), cols = w.cols();
