@@ -84,12 +84,11 @@ inline constexpr int spmm_wgmma_min_blocks = TileM == 64 && TileN <= 64 ? 2 : 1;
 /// then the ring of words buffers, then the barriers (two per stage, one
 /// per words buffer). The words come from HBM and wait for nothing but
 /// their own buffer, so they get a ring of their own, deeper than the
-/// stages: `word_slots` buffers (a multiple of Producers, at most 16) fill
-/// what the stages leave of the budget. As many stages (3, which two
-/// producers need, to 6) as leave room for 4 words buffers per producer
-/// (or at least one) in about half an SM's shared
-/// memory where two blocks share an SM (spmm_wgmma_min_blocks), in most of
-/// it where one block has it (its registers allow no more).
+/// stages. The budget: about half an SM's shared memory where two blocks
+/// share an SM (spmm_wgmma_min_blocks), most of it where one block has it
+/// (its registers allow no more). Stages: as many as leave room for 4
+/// words buffers per producer, 3 to 6 (two producers need 3); words
+/// buffers: what the stages leave, a multiple of Producers, at most 16.
 template <class WProlog, class BStage, int TileM, int Producers>
 struct spmm_wgmma_layout {
   static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
@@ -104,7 +103,8 @@ struct spmm_wgmma_layout {
   static constexpr int smem_bytes = barrier_offset + (2 * stages + word_slots) * 8 + 1024;
   static_assert(b_bytes % 1024 == 0 && a_bytes % 16 == 0 && word_bytes % 16 == 0,
                 "spmm_wgmma_layout: B tiles of whole swizzle atoms, 16-byte buffers");
-  static_assert(stages * stage_bytes + word_slots * word_bytes <= budget, "spmm_wgmma_layout: the tiles need too much shared memory");
+  static_assert(stages * stage_bytes + word_slots * word_bytes <= budget,
+                "spmm_wgmma_layout: the tiles need more shared memory than the budget");
 };
 
 /// Producers: the producer warpgroups (each builds every Producers-th step).
@@ -152,8 +152,7 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
   };
 
   for (int32_t s = 0; s < stages; ++s) WProlog::zero(a_buf(s), tid, Threads);
-  if (tid == 0)
-  {
+  if (tid == 0) {
     for (int i = 0; i < stages; ++i) {
       cuda::ptx::mbarrier_init(full + i, 128);  // a producer warpgroup's threads (and B's bytes by TMA)
       cuda::ptx::mbarrier_init(empty + i, consumers);
