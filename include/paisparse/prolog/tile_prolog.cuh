@@ -22,8 +22,9 @@
 //                         core_matrices).
 //   b_swizzle_stage       the activations of the spmm.wg kernels: a column-
 //                         major B's block in the 128-byte-swizzled layout
-//                         wgmma reads, by one TMA copy, or element by
-//                         element where B is not 16-byte aligned.
+//                         wgmma reads, by one TMA copy per 64 of K, or
+//                         element by element where B is not 16-byte
+//                         aligned.
 //
 // A function is called by all Threads threads of the block (of the spmm.wg
 // producer warpgroup), or by one where it says so; the kernel
