@@ -14,7 +14,8 @@
 //     waits for the step's stage ("full" mbarrier), issues one asynchronous
 //     wgmma per 16-deep slice that reads both tiles from shared memory, and
 //     once the previous step's multiplies are done rezeroes its rows of that
-//     step's W tile and frees the stage ("empty");
+//     step's W tile and frees the stage ("empty"; with four stages or more
+//     a step later, when the rezeroing's stores are surely done);
 //   - two more warpgroups, the producers, take turns over the steps. A
 //     producer has the copy engine fetch its steps' operands ahead: B's
 //     tile by TMA (completing on "full") a step or two ahead, as far as the
@@ -198,14 +199,27 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
     }
   } else {  // the multiplying warpgroups
     const int group = warp / 4, gtid = tid % 128;
+    // With four stages and more a stage is freed a step after its W rows
+    // are rezeroed: the proxy fence then finds those stores done instead of
+    // waiting for them (the stall it was), and the producers, ahead by at
+    // most stages - 2 steps, never wait for it. With three stages the stage
+    // a step would hold back costs more than the fence; it is freed at once.
+    constexpr bool late_free = stages >= 4;
+    static_assert(!late_free || ahead * Producers <= stages - 2, "spmm_wgmma_kernel: no slack to free a step late");
     for (int32_t s = 0; s < k_tiles; ++s) {
       wait(full + s % stages, s / stages);
       Reduction::issue(a_buf(s), b_buf(s), warp, acc);
-      if (s > 0) {  // step s - 1's multiplies are done: rezero its W rows, free its buffers
+      if (late_free && s > 1) {  // step s - 2's W rows were rezeroed a step ago
+        detail::fence_async_shared();
+        cuda::ptx::mbarrier_arrive(empty + (s - 2) % stages);
+      }
+      if (s > 0) {  // step s - 1's multiplies are done: rezero its W rows, free its buffers (or a step later)
         Reduction::template wait<1>(acc);
         WProlog::zero_rows(a_buf(s - 1), group, gtid);
-        detail::fence_async_shared();
-        cuda::ptx::mbarrier_arrive(empty + (s - 1) % stages);
+        if (!late_free) {
+          detail::fence_async_shared();
+          cuda::ptx::mbarrier_arrive(empty + (s - 1) % stages);
+        }
       }
     }
     Reduction::template wait<0>(acc);
