@@ -201,9 +201,11 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>)
     const int group = warp / 4, gtid = tid % 128;
     // With four stages and more a stage is freed a step after its W rows
     // are rezeroed: the proxy fence then finds those stores done instead of
-    // waiting for them (the stall it was), and the producers, ahead by at
-    // most stages - 2 steps, never wait for it. With three stages the stage
-    // a step would hold back costs more than the fence; it is freed at once.
+    // waiting for them (where Nsight Compute found these warpgroups
+    // stalled). A producer, ahead by at most stages - 2 steps, then waits
+    // only for a release that steps it has already built lead to (no
+    // deadlock). With three stages the stage held back costs more than the
+    // fence did; there it is freed at once.
     constexpr bool late_free = stages >= 4;
     static_assert(!late_free || ahead * Producers <= stages - 2, "spmm_wgmma_kernel: no slack to free a step late");
     for (int32_t s = 0; s < k_tiles; ++s) {
