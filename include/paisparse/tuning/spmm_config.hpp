@@ -840,10 +840,13 @@ namespace detail {
 /// time budget cuts the last): the family likelier to win on a weight of
 /// this density for n columns (tuning/spmm_tuner.cuh says why).
 inline int spmm_search_rank(const spmm_config& c, int32_t n, double density) {
-  const bool tensor_first = n >= 32 && density >= 0.08;
-  const bool window_first = n >= 64 && density <= 0.06;
+  // spmm.wg multiplies whole tiles of W, so its time barely falls with the
+  // density, while the CUDA-core kernels' time falls with it: at N = 128 it
+  // still won at 5% density on every layer shape measured, by 1.1-1.7x, and
+  // lost at 1% (docs/PERFORMANCE.md, "The search order")
+  const bool tensor_first = (n >= 32 && density >= 0.08) || (n >= 64 && density >= 0.04);
   switch (c.kernel.access) {
-    case spmm_b_access::window: return window_first ? 0 : 4;
+    case spmm_b_access::window: return 4;  // the one case it won, 95% at N = 128, went to spmm.wg
     case spmm_b_access::wgmma: return tensor_first ? 1 : 4;
     case spmm_b_access::tensor: return tensor_first ? 2 : 3;
     case spmm_b_access::fragment: return 5;

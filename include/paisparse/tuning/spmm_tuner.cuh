@@ -15,14 +15,15 @@
 // together (each schedule is built once), the family likelier to win
 // first, so that a time budget cuts the others:
 //   - for N >= 32 at densities of 8% and more (90%-sparse layers included,
-//     whose density may land just under 10%) the tensor-core kernels
-//     first: the warpgroup ones (spmm.wg, where this build has sm_90a
-//     code), then the dense-tile ones (spmm.tc); on the H100 they won there
-//     and lost elsewhere (docs/PERFORMANCE.md); then the CUDA-core kernels;
+//     whose density may land just under 10%), and for N >= 64 at 4% and
+//     more (95%-sparse layers), the tensor-core kernels first: the
+//     warpgroup ones (spmm.wg, where this build has sm_90a code), then the
+//     dense-tile ones (spmm.tc); on the H100 they won there and lost
+//     elsewhere (docs/PERFORMANCE.md); then the CUDA-core kernels;
 //   - elsewhere the CUDA-core kernels first, then spmm.tc, then spmm.wg;
-//   - the gathered tensor-core kernels (a handful of candidates, one
-//     windowed weight) first of all for N >= 64 at densities of 6% and
-//     less, where they won on the H100, else with spmm.wg;
+//   - the gathered tensor-core kernels (spmm.tw) after the CUDA-core
+//     kernels everywhere: the one case they won on the H100 (95%, N = 128)
+//     went to spmm.wg once it was timed there;
 //   - the register-built tensor-core kernels (spmm.tf, which won no case)
 //     and the panel kernels (B staged in shared memory, which won no
 //     LLM-shaped layer) last, so that a budget cuts them first.
@@ -147,10 +148,14 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   };
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
   const double density = w.density();
-  std::stable_sort(space.begin(), space.end(), [&](const spmm_config& a, const spmm_config& b) {
-    return std::make_pair(detail::spmm_search_rank(a, n, density), sched_key(a)) <
-           std::make_pair(detail::spmm_search_rank(b, n, density), sched_key(b));
-  });
+  {  // each candidate's (rank, schedule key) computed once, then a stable sort on it
+    using order_key = std::pair<int, decltype(sched_key(space.front()))>;
+    std::vector<std::pair<order_key, spmm_config>> keyed;
+    keyed.reserve(space.size());
+    for (const spmm_config& c : space) keyed.emplace_back(order_key{detail::spmm_search_rank(c, n, density), sched_key(c)}, c);
+    std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (std::size_t i = 0; i < keyed.size(); ++i) space[i] = keyed[i].second;
+  }
 
   const int32_t rows = w.rows(), cols = w.cols();
   const int64_t ldb = std::max<int64_t>(1, layouts.b == dense_layout::row_major ? n : cols);
