@@ -75,9 +75,15 @@ __device__ __forceinline__ void named_barrier_sync() {
 }  // namespace detail
 
 /// Blocks an SM the spmm.wg kernels are built for (__launch_bounds__): two
-/// for 64 rows and up to 64 columns, whose sums leave registers to spare.
-template <int TileM, int TileN>
-inline constexpr int spmm_wgmma_min_blocks = TileM == 64 && TileN <= 64 ? 2 : 1;
+/// for 64 rows and up to 64 columns, whose sums leave registers to spare,
+/// and for 128 x 64 in steps of 64 (64 registers a thread; its k128 tiles
+/// do not fit two blocks' shared memory). Two blocks hide each other's
+/// step latency: on the H100 the 128 x 64 k64 block went from 71.7 to
+/// 58.5 us on 11008x4096 at 90%, N = 128, where the best one-block shape
+/// took 66.3 us (docs/PERFORMANCE.md, "Two 128 x 64 blocks an SM").
+template <int TileM, int TileN, int TileK>
+inline constexpr int spmm_wgmma_min_blocks =
+    (TileM == 64 && TileN <= 64) || (TileM == 128 && TileN == 64 && TileK == 64) ? 2 : 1;
 
 /// Where a block's buffers lie in its dynamic shared memory, from a
 /// 1024-byte boundary (the swizzled B tiles need it; the launch asks 1024
@@ -94,7 +100,8 @@ template <class WProlog, class BStage, int TileM, int Producers>
 struct spmm_wgmma_layout {
   static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
   static constexpr int stage_bytes = a_bytes + b_bytes, word_bytes = WProlog::word_bytes;
-  static constexpr int budget = (spmm_wgmma_min_blocks<TileM, BStage::tile_n> == 2 ? 112 : 200) * 1024;
+  static constexpr int blocks = spmm_wgmma_min_blocks<TileM, BStage::tile_n, BStage::pieces * 64>;
+  static constexpr int budget = (blocks == 2 ? 112 : 200) * 1024;
   static constexpr int fit = (budget - 4 * Producers * word_bytes) / stage_bytes;
   static constexpr int stages = fit > 6 ? 6 : fit < 3 ? 3 : fit;
   static constexpr int slots_fit = (budget - stages * stage_bytes) / word_bytes / Producers * Producers;
@@ -113,7 +120,7 @@ struct spmm_wgmma_layout {
 /// where p.b_vector, else unused.
 template <class WProlog, class BStage, class Reduction, class Epilog, int Threads, int TileM, int TileN, int TileK,
           int Producers>
-__global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN>))
+__global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, TileK>))
     spmm_wgmma_kernel(spmm_tensor_params<typename Epilog::value_type> p, const __grid_constant__ CUtensorMap b_map) {
 #if PAISPARSE_WGMMA_CODE
   using T = typename Epilog::value_type;
