@@ -843,7 +843,7 @@ inline int spmm_search_rank(const spmm_config& c, int32_t n, double density) {
   // spmm.wg multiplies whole tiles of W, so its time barely falls with the
   // density, while the CUDA-core kernels' time falls with it: at N = 128 it
   // still won at 5% density on every layer shape measured, by 1.1-1.7x, and
-  // lost at 1% (docs/PERFORMANCE.md, "The search order")
+  // lost at 1% (docs/PERFORMANCE.md, "`spmm.wg` first at 95% for N >= 64")
   const bool tensor_first = (n >= 32 && density >= 0.08) || (n >= 64 && density >= 0.04);
   switch (c.kernel.access) {
     case spmm_b_access::window: return 4;  // the one case it won, 95% at N = 128, went to spmm.wg

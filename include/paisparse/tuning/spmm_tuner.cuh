@@ -152,7 +152,8 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
     using order_key = std::pair<int, decltype(sched_key(space.front()))>;
     std::vector<std::pair<order_key, spmm_config>> keyed;
     keyed.reserve(space.size());
-    for (const spmm_config& c : space) keyed.emplace_back(order_key{detail::spmm_search_rank(c, n, density), sched_key(c)}, c);
+    for (const spmm_config& c : space)
+      keyed.emplace_back(order_key{detail::spmm_search_rank(c, n, density), sched_key(c)}, c);
     std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     for (std::size_t i = 0; i < keyed.size(); ++i) space[i] = keyed[i].second;
   }
