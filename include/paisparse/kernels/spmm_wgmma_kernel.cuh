@@ -100,7 +100,7 @@ template <class WProlog, class BStage, int TileM, int Producers>
 struct spmm_wgmma_layout {
   static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
   static constexpr int stage_bytes = a_bytes + b_bytes, word_bytes = WProlog::word_bytes;
-  static constexpr int blocks = spmm_wgmma_min_blocks<TileM, BStage::tile_n, BStage::pieces * 64>;
+  static constexpr int blocks = spmm_wgmma_min_blocks<TileM, BStage::tile_n, BStage::tile_k>;
   static constexpr int budget = (blocks == 2 ? 112 : 200) * 1024;
   static constexpr int fit = (budget - 4 * Producers * word_bytes) / stage_bytes;
   static constexpr int stages = fit > 6 ? 6 : fit < 3 ? 3 : fit;
@@ -215,20 +215,18 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, 
     // fence did; there it is freed at once.
     constexpr bool late_free = stages >= 4;
     static_assert(!late_free || ahead * Producers <= stages - 2, "spmm_wgmma_kernel: no slack to free a step late");
+    auto free_stage = [&](int32_t s) {  // step s's W rows are rezeroed: its stage goes back to the producers
+      detail::fence_async_shared();
+      cuda::ptx::mbarrier_arrive(empty + s % stages);
+    };
     for (int32_t s = 0; s < k_tiles; ++s) {
       wait(full + s % stages, s / stages);
       Reduction::issue(a_buf(s), b_buf(s), warp, acc);
-      if (late_free && s > 1) {  // step s - 2's W rows were rezeroed a step ago
-        detail::fence_async_shared();
-        cuda::ptx::mbarrier_arrive(empty + (s - 2) % stages);
-      }
+      if (late_free && s > 1) free_stage(s - 2);  // rezeroed a step ago
       if (s > 0) {  // step s - 1's multiplies are done: rezero its W rows, free its buffers (or a step later)
         Reduction::template wait<1>(acc);
         WProlog::zero_rows(a_buf(s - 1), group, gtid);
-        if (!late_free) {
-          detail::fence_async_shared();
-          cuda::ptx::mbarrier_arrive(empty + (s - 1) % stages);
-        }
+        if (!late_free) free_stage(s - 1);
       }
     }
     Reduction::template wait<0>(acc);

@@ -116,7 +116,7 @@ struct b_swizzle_stage {
   static_assert(sizeof(T) == 2, "b_swizzle_stage: 16-bit values only");
   static_assert(TileK % 64 == 0, "b_swizzle_stage: pieces of 128-byte rows (TileK a multiple of 64)");
   static_assert(TileN % 8 == 0, "b_swizzle_stage: whole 8-row swizzle atoms");
-  static constexpr int tile_n = TileN;
+  static constexpr int tile_n = TileN, tile_k = TileK;
   static constexpr int pieces = TileK / 64;
   static constexpr int piece_elems = TileN * 64;     // one piece: what one TMA copy (a 64 x TileN box) writes
   static constexpr int smem_elems = TileN * TileK;
