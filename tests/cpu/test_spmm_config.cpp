@@ -449,6 +449,7 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
   EXPECT_NE(parse_error("spmm.wg.m64.n48.k64.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
   // k steps of 64 or a multiple: B comes in 128-byte-swizzled pieces of 64
   EXPECT_EQ(spmm_config::parse("spmm.wg.m64.n32.k128.w4x1.s1.Bc.Cc").kernel.tile.k, 128);
+  EXPECT_EQ(spmm_config::parse("spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cc").kernel.tile.k, 256);
   EXPECT_NE(parse_error("spmm.wg.m64.n32.k32.w4x1.s1.Bc.Cc").find("k steps a multiple of 64"), std::string::npos);
   EXPECT_NE(parse_error("spmm.wg.m64.n32.k96.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
   // offered for 16-bit values and column-major B only, with k splits as the dense tiles

@@ -144,7 +144,18 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// runs the epilog: the register stage, then the atomic stage. Called by
 /// every thread of the block. had_steps: the block multiplied some k step
 /// (else it adds nothing).
-template <class Reduction, class Epilog, class T = typename Epilog::value_type>
+///
+/// StageM x StageN > 0 (spmm.wg): with one split the sums first go into an
+/// fp32 tile of that shape in `smem` (columns StageM + 4 apart, so that a
+/// warp's fragment writes hit 32 banks; the operands must be done with the
+/// space), and the block's threads walk it in C's order in one short loop.
+/// The epilog's code then appears once instead of once per register: the
+/// 128 x 128 block's unrolled epilog (64 sums a thread, each with the
+/// activation's branches) ran into instruction-cache misses that cost it a
+/// sixth of its time (docs/PERFORMANCE.md, "The epilog through shared
+/// memory"); and C's accesses coalesce. Split K keeps the register path:
+/// there the tile's extra passes cost more than they save.
+template <class Reduction, class Epilog, int StageM = 0, int StageN = 0, class T = typename Epilog::value_type>
 __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulators& acc, void* smem,
                                                    const tensor_operands<T>& p, const split_k_tables& s,
                                                    int32_t rows, int32_t row_block, int32_t n_block, int32_t m0,
@@ -160,9 +171,23 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
                   v, p.ep);
   };
   if (s.k_splits == 1) {
-    Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
-      if (m0 + r < rows && n0 + c < p.n) store(m0 + r, n0 + c, v);
-    });
+    if constexpr (StageM > 0) {
+      constexpr int ld = StageM + 4;
+      float* tile = static_cast<float*>(smem);
+      __syncthreads();  // every warp is past its last step
+      Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) { tile[c * ld + r] = v; });
+      __syncthreads();
+      const bool c_col_major = p.c_row_stride == 1;  // consecutive threads on consecutive elements of C
+#pragma unroll 1
+      for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
+        const int r = c_col_major ? i % StageM : i / StageN, c = c_col_major ? i / StageM : i % StageN;
+        if (m0 + r < rows && n0 + c < p.n) store(m0 + r, n0 + c, tile[c * ld + r]);
+      }
+    } else {
+      Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
+        if (m0 + r < rows && n0 + c < p.n) store(m0 + r, n0 + c, v);
+      });
+    }
     return;
   }
   if (had_steps)

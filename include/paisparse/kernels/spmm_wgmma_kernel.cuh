@@ -40,7 +40,11 @@
 //                                              tile, 128-byte swizzle
 //   Reduction  (reduction/wgmma_reduction.cuh) wgmma, sums in fp32
 //                                              registers across k steps
-//   Epilog     (epilog/linear_epilog.cuh)      per element, as the others
+//   Epilog     (epilog/linear_epilog.cuh)      per element, as the others;
+//                                              with one k split the sums go
+//                                              through an fp32 tile in shared
+//                                              memory first, walked in C's
+//                                              order by one loop
 //
 // Every k step is multiplied, even one whose W tile is empty: skipping it
 // takes a branch the compiler cannot see to be uniform over the warpgroup,
@@ -75,15 +79,16 @@ __device__ __forceinline__ void named_barrier_sync() {
 }  // namespace detail
 
 /// Blocks an SM the spmm.wg kernels are built for (__launch_bounds__): two
-/// for 64 rows and up to 64 columns, whose sums leave registers to spare,
-/// and for 128 x 64 in steps of 64 (64 registers a thread; its k128 tiles
-/// do not fit two blocks' shared memory). Two blocks hide each other's
+/// for 64 rows and up to 64 columns in steps of up to 128, whose sums leave
+/// registers to spare, and for 128 x 64 in steps of 64 (64 registers a
+/// thread; its k128 tiles do not fit two blocks' shared memory, nor do
+/// three stages of the 64-row k256 ones). Two blocks hide each other's
 /// step latency: on the H100 the 128 x 64 k64 block went from 71.7 to
 /// 58.5 us on 11008x4096 at 90%, N = 128, where the best one-block shape
 /// took 66.3 us (docs/PERFORMANCE.md, "Two 128 x 64 blocks an SM").
 template <int TileM, int TileN, int TileK>
 inline constexpr int spmm_wgmma_min_blocks =
-    (TileM == 64 && TileN <= 64) || (TileM == 128 && TileN == 64 && TileK == 64) ? 2 : 1;
+    (TileM == 64 && TileN <= 64 && TileK <= 128) || (TileM == 128 && TileN == 64 && TileK == 64) ? 2 : 1;
 
 /// Where a block's buffers lie in its dynamic shared memory, from a
 /// 1024-byte boundary (the swizzled B tiles need it; the launch asks 1024
@@ -231,8 +236,10 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, 
     }
     Reduction::template wait<0>(acc);
   }
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem, p, p, p.w.rows, row_block, n_block, m0, n0, k_tiles > 0,
-                                                warp, lane, tid);
+  // the epilog through an fp32 tile where the stages were (before the barriers)
+  static_assert(TileN * (TileM + 4) * 4 <= layout::barrier_offset, "spmm_wgmma_kernel: no room to stage the sums");
+  detail::finish_tensor_tile<Reduction, Epilog, TileM, TileN>(acc, smem, p, p, p.w.rows, row_block, n_block, m0, n0,
+                                                              k_tiles > 0, warp, lane, tid);
 #else
   (void)p;
   (void)b_map;
