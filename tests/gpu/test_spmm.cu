@@ -370,6 +370,11 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
   if (sizeof(T) == 2 && space::spmm_fragment)  // the register-built kernels' epilog, both layouts, k splits
     configs.insert(configs.end(), {"spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc", "spmm.tf.m64.n64.k64.w4x1.s3.Br.Cr",
                                    "spmm.tf.m64.n16.k64.w2x1x2.s1.Bc.Cr"});
+  // the warpgroup kernels' epilog: staged through shared memory with one k
+  // split (both C layouts, the largest and a k256 block), from registers with several
+  if (sizeof(T) == 2 && space::spmm_wgmma && detail::wgmma_compiled())
+    configs.insert(configs.end(), {"spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cc", "spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cr",
+                                   "spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cr", "spmm.wg.m64.n32.k128.w4x1.s2.Bc.Cc"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);
