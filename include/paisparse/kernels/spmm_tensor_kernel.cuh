@@ -155,6 +155,11 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// sixth of its time (docs/PERFORMANCE.md, "The epilog through shared
 /// memory"); and C's accesses coalesce. Split K keeps the register path:
 /// there the tile's extra passes cost more than they save.
+template <int StageM>
+inline constexpr int staged_tile_ld = StageM + 4;  // floats between the staged tile's columns
+template <int StageM, int StageN>
+inline constexpr int staged_tile_bytes = StageN * staged_tile_ld<StageM> * 4;  // what finish_tensor_tile stages in
+
 template <class Reduction, class Epilog, int StageM = 0, int StageN = 0, class T = typename Epilog::value_type>
 __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulators& acc, void* smem,
                                                    const tensor_operands<T>& p, const split_k_tables& s,
@@ -172,7 +177,7 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
   };
   if (s.k_splits == 1) {
     if constexpr (StageM > 0) {
-      constexpr int ld = StageM + 4;
+      constexpr int ld = staged_tile_ld<StageM>;
       float* tile = static_cast<float*>(smem);
       __syncthreads();  // every warp is past its last step
       Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) { tile[c * ld + r] = v; });

@@ -237,7 +237,8 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, 
     Reduction::template wait<0>(acc);
   }
   // the epilog through an fp32 tile where the stages were (before the barriers)
-  static_assert(TileN * (TileM + 4) * 4 <= layout::barrier_offset, "spmm_wgmma_kernel: no room to stage the sums");
+  static_assert(detail::staged_tile_bytes<TileM, TileN> <= layout::barrier_offset,
+                "spmm_wgmma_kernel: no room to stage the sums");
   detail::finish_tensor_tile<Reduction, Epilog, TileM, TileN>(acc, smem, p, p, p.w.rows, row_block, n_block, m0, n0,
                                                               k_tiles > 0, warp, lane, tid);
 #else
