@@ -669,9 +669,10 @@ TEST(SpmmTunerOptions, TimeBudgetStopsEarlyAndSaysSo) {
 }
 
 TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
-  // the tuner builds each tile shape's schedule once, with split-K tables;
-  // a winner that does not split K drops them, one that splits keeps them
-  // (dense tiles and register-built fragments alike)
+  // the tuner builds each tile shape's schedule once, with split-K tables
+  // for the most splits of any candidate; a winner that does not split K
+  // drops them, one that splits keeps a workspace slice per split (dense
+  // tiles and register-built fragments alike)
   if (!space::spmm_tensor && !space::spmm_fragment)
     GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0 and PAISPARSE_SPMM_FRAGMENT=0";
   using T = __half;
@@ -690,6 +691,8 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
     if (!split) opt.filter += "1.";
     auto res = tune_spmm(w, n, {}, opt);
     ASSERT_EQ(res.plan.config().kernel.access, family);
+    auto slices = [](const auto& plan) { return plan.config().k_splits > 1 ? plan.config().k_splits : 0; };
+    EXPECT_EQ(res.plan.schedule().tile_split_slices(), slices(res.plan)) << res.plan.name();
     if (split) {  // keep only the candidates that split, so one of them wins
       std::vector<std::string> names;
       for (const auto& c : res.candidates)
@@ -700,6 +703,7 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
       ASSERT_GT(res.plan.config().k_splits, 1);
     }
     EXPECT_EQ(res.plan.schedule().tile_workspace() != nullptr, split) << res.plan.name();
+    EXPECT_EQ(res.plan.schedule().tile_split_slices(), slices(res.plan)) << res.plan.name();
     device_buffer<T> db(hb), dc(static_cast<std::size_t>(w.rows()) * n);
     poison(dc);
     res.plan.run(col_major_view<const T>(db.data(), db.size(), w.cols()),
@@ -707,6 +711,16 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
     EXPECT_LE(relative_error(compact_row_major(dc.to_host(), w.rows(), n, w.rows(), dense_layout::col_major), ref),
               relative_tolerance<T>())
         << res.plan.name();
+    // more splits than the schedule has workspace slices for: refused before any launch
+    spmm_config more = res.plan.config();
+    more.k_splits = std::max(2, slices(res.plan) + 1);
+    expect_error(
+        [&] {
+          spmm_execute(more, find_spmm_kernel<T>(more.kernel), res.plan.schedule(), static_cast<T*>(nullptr), 0,
+                       col_major_view<const T>(db.data(), db.size(), w.cols()),
+                       col_major_view<T>(dc.data(), dc.size(), w.rows()), n, epilog_params<T>{}, nullptr, false);
+        },
+        {"k splits need a weight built with split-K tables for", "built for"});
   }
 }
 

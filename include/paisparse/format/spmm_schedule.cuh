@@ -13,12 +13,15 @@
 // column chunk.
 //
 // For the tensor-core kernels the weight is tiled instead
-// (format/tiled_weight.cuh): no items, no split rows, no workspace; for
-// the gathered tensor-core kernels it is windowed (format/window_weight.cuh),
-// for the register-built ones cut into fragments (format/fragment_weight.cuh,
-// with the same split-K tables as the tiled weight).
+// (format/tiled_weight.cuh): no items, no split rows; for k splits, a
+// workspace of one slice (rows x max_n sums) per split and a counter per
+// tile of C. For the gathered tensor-core kernels it is windowed
+// (format/window_weight.cuh), for the register-built ones cut into
+// fragments (format/fragment_weight.cuh, with the same split-K tables as
+// the tiled weight).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -78,19 +81,22 @@ class spmm_schedule {
     }
   }
 
-  /// Uploads a tiled weight (the tensor-core kernels); split_k: also the
-  /// workspace (rows x max_n sums) and tile counters that k splits need.
-  spmm_schedule(const host_tiled_weight& t, int32_t max_n, bool split_k) : max_n_(max_n), tiled_(t) {
+  /// Uploads a tiled weight (the tensor-core kernels); k_splits > 1: also
+  /// the workspace (k_splits slices of rows x max_n sums) and tile counters
+  /// that up to k_splits splits need.
+  spmm_schedule(const host_tiled_weight& t, int32_t max_n, int32_t k_splits)
+      : max_n_(max_n), tiled_(t), tile_row_blocks_(t.row_blocks) {
     PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
-    if (split_k) make_split_tables(t.rows, t.row_blocks);
+    make_split_tables(k_splits);
   }
 
   /// Uploads a fragment weight (the register-built tensor-core kernels);
-  /// split_k: also the split-K tables, with a counter per row tile (any
-  /// block height of the family is a multiple of 16 rows).
-  spmm_schedule(const host_fragment_weight& f, int32_t max_n, bool split_k) : max_n_(max_n), fragments_(f) {
+  /// k_splits > 1: also the split-K tables, with a counter per row tile
+  /// (any block height of the family is a multiple of 16 rows).
+  spmm_schedule(const host_fragment_weight& f, int32_t max_n, int32_t k_splits)
+      : max_n_(max_n), fragments_(f), tile_row_blocks_(f.row_tiles) {
     PAISPARSE_EXPECTS(max_n >= 1, "spmm_schedule: max_n = " << max_n << ", expected >= 1");
-    if (split_k) make_split_tables(f.rows, f.row_tiles);
+    make_split_tables(k_splits);
   }
 
   /// Uploads a windowed weight (the gathered tensor-core kernels).
@@ -106,19 +112,25 @@ class spmm_schedule {
   /// The fragment weight, or null when the schedule is built otherwise.
   const device_fragment_weight* fragments() const { return fragments_.empty() ? nullptr : &fragments_; }
   /// Split-K tables of a tiled or fragment weight (null when built without
-  /// them): sums at workspace[row * max_n() + col], a counter per (row
-  /// block, 16 columns).
+  /// them): split i's sums at workspace[i * tile_slice() + row * max_n() +
+  /// col], a counter per (row block, 16 columns).
   float* tile_workspace() const { return tensor_tiled() && !workspace_.empty() ? const_cast<float*>(workspace_.data()) : nullptr; }
   int32_t* tile_counters() const { return tensor_tiled() && !counters_.empty() ? const_cast<int32_t*>(counters_.data()) : nullptr; }
   int32_t tile_counter_stride() const { return tile_counter_stride_; }
-  /// Frees a tiled or fragment weight's split-K tables (for a plan whose
-  /// kernel does not split K; the tuner builds them once for both kinds of
-  /// candidates).
-  void drop_tile_split_tables() {
-    if (!tensor_tiled()) return;
+  /// Floats of one split's slice of the workspace, and how many splits the
+  /// slices serve (0 without split-K tables).
+  int64_t tile_slice() const { return static_cast<int64_t>(rows()) * max_n_; }
+  int32_t tile_split_slices() const { return tensor_tiled() ? tile_slices_ : 0; }
+  /// Sizes a tiled or fragment weight's split-K tables for k_splits splits:
+  /// none for 1 (a plan whose kernel does not split K), else that many
+  /// slices. The tuner builds a tile shape's schedule once, with slices for
+  /// its most splits, and the plan keeps what its kernel needs.
+  void resize_tile_split_tables(int32_t k_splits) {
+    if (!tensor_tiled() || k_splits == tile_slices_ || (k_splits <= 1 && tile_slices_ == 0)) return;
     workspace_ = device_buffer<float>();
     counters_ = device_buffer<int32_t>();
-    tile_counter_stride_ = 0;
+    tile_counter_stride_ = tile_slices_ = 0;
+    make_split_tables(k_splits);
   }
   spmm_split_view split() const {
     spmm_split_view v;
@@ -154,14 +166,17 @@ class spmm_schedule {
 
  private:
   bool tensor_tiled() const { return tiled() || fragments(); }
-  /// The split-K tables for `rows` rows in `row_blocks` blocks (none for an empty weight).
-  void make_split_tables(int32_t rows, int32_t row_blocks) {
-    if (rows == 0) return;
-    const int64_t elems = static_cast<int64_t>(rows) * max_n_;
+  /// The split-K tables for k_splits splits of the tiled or fragment
+  /// weight (none for an empty weight or one split). The workspace needs
+  /// no zeroing: every split stores its whole slice before the last adds
+  /// them up.
+  void make_split_tables(int32_t k_splits) {
+    if (rows() == 0 || k_splits <= 1) return;
+    const int64_t elems = tile_slice() * k_splits;
     tile_counter_stride_ = (max_n_ + 15) / 16;  // column blocks of the narrowest tensor-core tile
+    tile_slices_ = k_splits;
     workspace_ = device_buffer<float>(static_cast<std::size_t>(elems));
-    counters_ = device_buffer<int32_t>(static_cast<std::size_t>(row_blocks) * tile_counter_stride_);
-    PAISPARSE_CUDA_TRY(cudaMemset(workspace_.data(), 0, workspace_.size() * sizeof(float)));
+    counters_ = device_buffer<int32_t>(static_cast<std::size_t>(tile_row_blocks_) * tile_counter_stride_);
     PAISPARSE_CUDA_TRY(cudaMemset(counters_.data(), 0, counters_.size() * sizeof(int32_t)));
     PAISPARSE_CUDA_TRY(cudaDeviceSynchronize());  // ready for any stream
   }
@@ -175,8 +190,10 @@ class spmm_schedule {
   device_buffer<int32_t> counters_;
   device_tiled_weight tiled_;
   int32_t tile_counter_stride_ = 0;
+  int32_t tile_slices_ = 0;
   device_window_weight windowed_;
   device_fragment_weight fragments_;
+  int32_t tile_row_blocks_ = 0;  // tiles of C's rows (a counter row each)
 };
 
 }  // namespace paisparse

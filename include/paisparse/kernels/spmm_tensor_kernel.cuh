@@ -24,10 +24,9 @@
 //
 // Split K: with k_splits > 1 the k steps of a tile of C are shared by
 // k_splits blocks (a short, wide layer has too few tiles of C to fill the
-// GPU). Each adds its fp32 sums into a workspace (atomics), and the last
-// block to finish a tile (a counter per tile) reads the sums back, clears
-// the workspace and counter for the next launch, and runs the epilog: the
-// reduction's register stage followed by its atomic stage.
+// GPU). Each stores its fp32 sums into its own slice of a workspace, and
+// the last block to finish a tile (a counter per tile) adds the slices up
+// and runs the epilog (detail::finish_tensor_tile).
 //
 // It spends the dense tile's multiplies whatever the sparsity, so it pays
 // where the CUDA-core kernels run out of issue slots: on the H100, N of 32
@@ -79,9 +78,10 @@ struct tensor_operands {
 struct split_k_tables {
   int32_t k_splits = 1;  // blocks sharing one tile of C's k steps
   int32_t counter_stride = 0;
-  float* workspace = nullptr;  // k_splits > 1: rows x ws_stride sums, zero between launches
+  float* workspace = nullptr;  // k_splits > 1: k_splits slices of rows x ws_stride sums, one per split
   int32_t* counters = nullptr;  // k_splits > 1: one per tile of C (row block x counter_stride), zero between launches
   int64_t ws_stride = 0;
+  int64_t ws_slice = 0;  // floats from one slice to the next
 };
 
 namespace detail {
@@ -138,12 +138,18 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// fragments) cover rows m0.. and columns n0.. of C. First the block's
 /// copies are drained and, when warps split k, the groups' sums meet in the
 /// operands' shared memory (`smem`). Then, with one split, each sum goes
-/// through the epilog; with several, the block adds them into the workspace
-/// and the last of the tile's blocks to finish (a counter per tile) reads
-/// the sums back, clears the workspace and counter for the next launch, and
-/// runs the epilog: the register stage, then the atomic stage. Called by
-/// every thread of the block. had_steps: the block multiplied some k step
-/// (else it adds nothing).
+/// through the epilog; with several, the block stores its sums, plain, into
+/// its own slice of the workspace, and the last of the tile's blocks to get
+/// there (a counter per tile, set back to zero for the next launch) adds
+/// the slices up, in split order, and runs the epilog. A block with no k
+/// step stores zeros. Called by every thread of the block.
+///
+/// Slices and not atomics: the blocks of a split tile all finish at about
+/// the same time, and their fp32 atomics into one shared workspace queued at
+/// the L2. On the H100, 4096 x 11008 at 90%, N = 128, the 64 x 128 block in
+/// two splits took 82.3 us with atomics and 45.9 us with slices (one split:
+/// 60.4 us; docs/PERFORMANCE.md, "Split K through workspace slices"). And
+/// a fixed order of the sum makes the result the same from run to run.
 ///
 /// StageM x StageN > 0 (spmm.wg): with one split the sums first go into an
 /// fp32 tile of that shape in `smem` (columns StageM + 4 apart, so that a
@@ -153,8 +159,8 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// 128 x 128 block's unrolled epilog (64 sums a thread, each with the
 /// activation's branches) ran into instruction-cache misses that cost it a
 /// sixth of its time (docs/PERFORMANCE.md, "The epilog through shared
-/// memory"); and C's accesses coalesce. Split K keeps the register path:
-/// there the tile's extra passes cost more than they save.
+/// memory"); and C's accesses coalesce. Split K goes through the same tile:
+/// into the slice, and back for the sum, row by row.
 template <int StageM>
 inline constexpr int staged_tile_ld = StageM + 4;  // floats between the staged tile's columns
 template <int StageM, int StageN>
@@ -164,7 +170,7 @@ template <class Reduction, class Epilog, int StageM = 0, int StageN = 0, class T
 __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulators& acc, void* smem,
                                                    const tensor_operands<T>& p, const split_k_tables& s,
                                                    int32_t rows, int32_t row_block, int32_t n_block, int32_t m0,
-                                                   int32_t n0, bool had_steps, int warp, int lane, int tid) {
+                                                   int32_t n0, int warp, int lane, int tid) {
   cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
   wait_for_inputs();   // C and the tables: after the previous kernel (blocks without steps have not waited yet)
   if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
@@ -175,46 +181,79 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
                   v, p.ep);
   };
-  if (s.k_splits == 1) {
-    if constexpr (StageM > 0) {
-      constexpr int ld = staged_tile_ld<StageM>;
-      float* tile = static_cast<float*>(smem);
-      __syncthreads();  // every warp is past its last step
-      Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) { tile[c * ld + r] = v; });
-      __syncthreads();
-      const bool c_col_major = p.c_row_stride == 1;  // consecutive threads on consecutive elements of C
+  auto inside = [&](int r, int c) { return m0 + r < rows && n0 + c < p.n; };
+  // split K: this block's slice of the workspace, and where sum (r, c) of slice `split` lies
+  const int32_t split = s.k_splits > 1 ? static_cast<int32_t>((blockIdx.x / p.n_blocks) % s.k_splits) : 0;
+  auto slot = [&](int32_t of, int r, int c) {
+    return s.workspace + of * s.ws_slice + static_cast<int64_t>(m0 + r) * s.ws_stride + n0 + c;
+  };
+  // split K, once this block's sums are in its slice: whether it is the
+  // last of the tile's blocks to get there (it then adds the slices up;
+  // the counter goes back to zero for the next launch)
+  __shared__ int last;
+  auto last_of_tile = [&]() {
+    __threadfence();  // this thread's slice stores, before the count
+    __syncthreads();
+    int32_t* counter = s.counters + static_cast<int64_t>(row_block) * s.counter_stride + n_block;
+    if (tid == 0) {
+      last = atomicAdd(counter, 1) == s.k_splits - 1;
+      if (last) *counter = 0;  // every block of the tile has counted
+    }
+    __syncthreads();
+    if (last) __threadfence();  // the other blocks' slices, after their counts
+    return last != 0;
+  };
+  // the sum of sum (r, c) over the slices, in split order whichever block
+  // is last (so the result does not vary from run to run); `own`: this
+  // block's, which it has at hand
+  auto slices_sum = [&](int r, int c, float own) {
+    float v = 0.f;
+    for (int32_t i = 0; i < s.k_splits; ++i) v += i == split ? own : __ldcg(slot(i, r, c));
+    return v;
+  };
+  if constexpr (StageM > 0) {
+    constexpr int ld = staged_tile_ld<StageM>;
+    float* tile = static_cast<float*>(smem);
+    __syncthreads();  // every warp is past its last step
+    Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) { tile[c * ld + r] = v; });
+    __syncthreads();
+    if (s.k_splits > 1) {
+      // the tile into this block's slice, then (the last block) the slices'
+      // sum back into it; row by row, so that the workspace's accesses coalesce
 #pragma unroll 1
       for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
-        const int r = c_col_major ? i % StageM : i / StageN, c = c_col_major ? i / StageM : i % StageN;
-        if (m0 + r < rows && n0 + c < p.n) store(m0 + r, n0 + c, tile[c * ld + r]);
+        const int r = i / StageN, c = i % StageN;
+        if (inside(r, c)) *slot(split, r, c) = tile[c * ld + r];
       }
-    } else {
-      Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
-        if (m0 + r < rows && n0 + c < p.n) store(m0 + r, n0 + c, v);
-      });
+      if (!last_of_tile()) return;
+#pragma unroll 1
+      for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
+        const int r = i / StageN, c = i % StageN;
+        if (inside(r, c)) tile[c * ld + r] = slices_sum(r, c, tile[c * ld + r]);
+      }
+      __syncthreads();
+    }
+    const bool c_col_major = p.c_row_stride == 1;  // consecutive threads on consecutive elements of C
+#pragma unroll 1
+    for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
+      const int r = c_col_major ? i % StageM : i / StageN, c = c_col_major ? i / StageM : i % StageN;
+      if (inside(r, c)) store(m0 + r, n0 + c, tile[c * ld + r]);
     }
     return;
   }
-  if (had_steps)
+  if (s.k_splits == 1) {
     Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
-      if (m0 + r < rows && n0 + c < p.n) atomicAdd(s.workspace + (m0 + r) * s.ws_stride + n0 + c, v);
+      if (inside(r, c)) store(m0 + r, n0 + c, v);
     });
-  __threadfence();
-  __syncthreads();
-  __shared__ int last;
-  int32_t* counter = s.counters + static_cast<int64_t>(row_block) * s.counter_stride + n_block;
-  if (tid == 0) last = atomicAdd(counter, 1) == s.k_splits - 1;
-  __syncthreads();
-  if (!last) return;
-  __threadfence();
-  Reduction::for_each(acc, warp, lane, [&](int r, int c, float) {
-    if (m0 + r >= rows || n0 + c >= p.n) return;
-    float* slot = s.workspace + (m0 + r) * s.ws_stride + n0 + c;
-    const float v = __ldcg(slot);
-    *slot = 0.f;
-    store(m0 + r, n0 + c, v);
+    return;
+  }
+  Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
+    if (inside(r, c)) *slot(split, r, c) = v;
   });
-  if (tid == 0) *counter = 0;
+  if (!last_of_tile()) return;
+  Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
+    if (inside(r, c)) store(m0 + r, n0 + c, slices_sum(r, c, v));
+  });
 }
 }  // namespace detail
 
@@ -292,8 +331,8 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
       }
     }
   }
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0,
-                                                k_tiles > 0, warp, lane, tid);
+  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp,
+                                                lane, tid);
 }
 
 }  // namespace paisparse

@@ -41,10 +41,11 @@
 //   Reduction  (reduction/wgmma_reduction.cuh) wgmma, sums in fp32
 //                                              registers across k steps
 //   Epilog     (epilog/linear_epilog.cuh)      per element, as the others;
-//                                              with one k split the sums go
-//                                              through an fp32 tile in shared
-//                                              memory first, walked in C's
-//                                              order by one loop
+//                                              the sums go through an fp32
+//                                              tile in shared memory first,
+//                                              walked in C's order by one
+//                                              loop (with k splits: through
+//                                              the workspace slices too)
 //
 // Every k step is multiplied, even one whose W tile is empty: skipping it
 // takes a branch the compiler cannot see to be uniform over the warpgroup,
@@ -240,7 +241,7 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, 
   static_assert(detail::staged_tile_bytes<TileM, TileN> <= layout::barrier_offset,
                 "spmm_wgmma_kernel: no room to stage the sums");
   detail::finish_tensor_tile<Reduction, Epilog, TileM, TileN>(acc, smem, p, p, p.w.rows, row_block, n_block, m0, n0,
-                                                              k_tiles > 0, warp, lane, tid);
+                                                              warp, lane, tid);
 #else
   (void)p;
   (void)b_map;

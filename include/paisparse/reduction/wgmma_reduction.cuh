@@ -7,7 +7,8 @@
 // step later. No ldmatrix, no per-warp fragments of the operands.
 //
 // A row's partial sums across k steps stay in those registers; no shuffle
-// or shared stage follows (the atomic stage of split K is the kernel's).
+// or shared stage follows (split K adds the blocks' sums up through
+// workspace slices: detail::finish_tensor_tile).
 #pragma once
 
 #include <cstdint>

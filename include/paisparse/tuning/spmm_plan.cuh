@@ -77,7 +77,7 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
                                           "this build or GPU has none");
       return spmm_schedule<T>(build_tiled_weight(w, config.kernel.tile.m, config.kernel.tile.k, 0,
                                                  wg ? tile_layout::core_matrices : tile_layout::padded_rows),
-                              max_n, config.k_splits > 1);
+                              max_n, config.k_splits);
     } else {
       PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
       return spmm_schedule<T>();
@@ -85,7 +85,7 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
   }
   if (config.kernel.access == spmm_b_access::fragment) {
     if constexpr (sizeof(T) == 2) {
-      return spmm_schedule<T>(build_fragment_weight(w), max_n, config.k_splits > 1);
+      return spmm_schedule<T>(build_fragment_weight(w), max_n, config.k_splits);
     } else {
       PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
       return spmm_schedule<T>();
@@ -114,7 +114,8 @@ inline auto spmm_schedule_key(const spmm_config& c) {
                          static_cast<int>(c.kernel.index),
                          c.kernel.vec_bytes, c.segment_cap,
                          static_cast<int>(c.order), c.panel_rows, c.group_items,
-                         tiled ? c.kernel.tile.m : 0, tiled ? c.kernel.tile.k : 0, c.k_splits > 1);
+                         tiled ? c.kernel.tile.m : 0, tiled ? c.kernel.tile.k : 0,
+                         c.kernel.tensor_tiled() && c.k_splits > 1 ? c.k_splits : 1);  // workspace slices
 }
 
 /// One SpMM call with an already resolved kernel: stages B when the

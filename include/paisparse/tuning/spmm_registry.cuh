@@ -201,12 +201,14 @@ void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
   p.k_splits = a.k_splits;
   if (a.k_splits == 1) return;
   const spmm_schedule<T>& w = *a.weight;
-  PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.n <= w.max_n(),
-                    "spmm: " << a.k_splits << " k splits need a weight built with split-K tables for N = " << a.n
-                             << " (built for " << w.max_n() << ")");
+  PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.k_splits <= w.tile_split_slices() && a.n <= w.max_n(),
+                    "spmm: " << a.k_splits << " k splits need a weight built with split-K tables for "
+                             << a.k_splits << " splits and N = " << a.n << " (built for " << w.tile_split_slices()
+                             << " splits and N = " << w.max_n() << ")");
   p.workspace = w.tile_workspace();
   p.counters = w.tile_counters();
   p.ws_stride = w.max_n();
+  p.ws_slice = w.tile_slice();
   p.counter_stride = w.tile_counter_stride();
 }
 

@@ -140,10 +140,14 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // A tensor-core schedule is built once per tile shape, with the split-K
   // tables, for the candidates that split K and those that do not (tiling a
   // large weight is the costliest step of the search): each candidate's
-  // schedule is built, and keyed, as if it split K. The plan keeps the
-  // tables only if its kernel splits K.
-  auto build_config = [](spmm_config c) {
-    if (c.kernel.tensor_tiled()) c.k_splits = std::max(c.k_splits, 2);
+  // schedule is built, and keyed, as if it split K as much as any
+  // candidate does (a workspace slice per split). The plan keeps the
+  // tables its kernel needs.
+  int32_t most_splits = 2;
+  for (const spmm_config& c : space)
+    if (c.kernel.tensor_tiled()) most_splits = std::max(most_splits, c.k_splits);
+  auto build_config = [most_splits](spmm_config c) {
+    if (c.kernel.tensor_tiled()) c.k_splits = most_splits;
     return c;
   };
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
@@ -196,7 +200,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                                         relative_tolerance<T>(), sched_key, build, runner, error_of, bytes);
   const spmm_config winner = best >= 0 ? result.candidates[static_cast<std::size_t>(best)].config : spmm_config{};
   detail::finish_table(result.candidates, best, result.budget_exhausted, "tune_spmm");
-  if (winner.kernel.tensor_tiled() && winner.k_splits == 1) best_schedule.drop_tile_split_tables();
+  if (winner.kernel.tensor_tiled()) best_schedule.resize_tile_split_tables(winner.k_splits);
   result.plan = spmm_plan<T>(winner, std::move(best_schedule));
   result.seconds = elapsed();
   return result;
