@@ -112,8 +112,9 @@ class spmm_schedule {
   /// The fragment weight, or null when the schedule is built otherwise.
   const device_fragment_weight* fragments() const { return fragments_.empty() ? nullptr : &fragments_; }
   /// Split-K tables of a tiled or fragment weight (null when built without
-  /// them): split i's sums at workspace[i * tile_slice() + row * max_n() +
-  /// col], a counter per (row block, 16 columns).
+  /// them): split i's sums from workspace[i * tile_slice()] on, rows x
+  /// max_n() in C's order (row-major, or max_n() columns of rows()), a
+  /// counter per (row block, 16 columns).
   float* tile_workspace() const { return tensor_tiled() && !workspace_.empty() ? const_cast<float*>(workspace_.data()) : nullptr; }
   int32_t* tile_counters() const { return tensor_tiled() && !counters_.empty() ? const_cast<int32_t*>(counters_.data()) : nullptr; }
   int32_t tile_counter_stride() const { return tile_counter_stride_; }

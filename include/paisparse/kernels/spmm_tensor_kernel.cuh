@@ -78,7 +78,7 @@ struct tensor_operands {
 struct split_k_tables {
   int32_t k_splits = 1;  // blocks sharing one tile of C's k steps
   int32_t counter_stride = 0;
-  float* workspace = nullptr;  // k_splits > 1: k_splits slices of rows x ws_stride sums, one per split
+  float* workspace = nullptr;  // k_splits > 1: a slice of rows x ws_stride sums per split (in C's order)
   int32_t* counters = nullptr;  // k_splits > 1: one per tile of C (row block x counter_stride), zero between launches
   int64_t ws_stride = 0;
   int64_t ws_slice = 0;  // floats from one slice to the next
@@ -159,8 +159,9 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// 128 x 128 block's unrolled epilog (64 sums a thread, each with the
 /// activation's branches) ran into instruction-cache misses that cost it a
 /// sixth of its time (docs/PERFORMANCE.md, "The epilog through shared
-/// memory"); and C's accesses coalesce. Split K goes through the same tile:
-/// into the slice, and back for the sum, row by row.
+/// memory"); and C's accesses coalesce. Split K goes through the same tile
+/// and the same walk: into the block's slice, and in the last block
+/// straight from the slices' sum to C.
 template <int StageM>
 inline constexpr int staged_tile_ld = StageM + 4;  // floats between the staged tile's columns
 template <int StageM, int StageN>
@@ -182,10 +183,16 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
                   v, p.ep);
   };
   auto inside = [&](int r, int c) { return m0 + r < rows && n0 + c < p.n; };
-  // split K: this block's slice of the workspace, and where sum (r, c) of slice `split` lies
+  const bool c_col_major = p.c_row_stride == 1;  // consecutive threads on consecutive elements of C
+  // split K: this block's slice of the workspace, and where sum (r, c) of
+  // slice `of` lies: in C's order (rows x ws_stride row-major, or
+  // ws_stride columns of `rows` for a column-major C), so that a walk in
+  // C's order coalesces on both
   const int32_t split = s.k_splits > 1 ? static_cast<int32_t>((blockIdx.x / p.n_blocks) % s.k_splits) : 0;
   auto slot = [&](int32_t of, int r, int c) {
-    return s.workspace + of * s.ws_slice + static_cast<int64_t>(m0 + r) * s.ws_stride + n0 + c;
+    const int64_t at = c_col_major ? static_cast<int64_t>(n0 + c) * rows + (m0 + r)
+                                   : static_cast<int64_t>(m0 + r) * s.ws_stride + (n0 + c);
+    return s.workspace + of * s.ws_slice + at;
   };
   // split K, once this block's sums are in its slice: whether it is the
   // last of the tile's blocks to get there (it then adds the slices up;
@@ -200,8 +207,9 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
       if (last) *counter = 0;  // every block of the tile has counted
     }
     __syncthreads();
-    if (last) __threadfence();  // the other blocks' slices, after their counts
-    return last != 0;
+    const bool is_last = last != 0;
+    if (is_last) __threadfence();  // the other blocks' slices, after their counts
+    return is_last;
   };
   // the sum of sum (r, c) over the slices, in split order whichever block
   // is last (so the result does not vary from run to run); `own`: this
@@ -217,27 +225,22 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     __syncthreads();  // every warp is past its last step
     Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) { tile[c * ld + r] = v; });
     __syncthreads();
-    if (s.k_splits > 1) {
-      // the tile into this block's slice, then (the last block) the slices'
-      // sum back into it; row by row, so that the workspace's accesses coalesce
+    // f(r, c) for every element of the tile inside C, the block's threads
+    // on consecutive elements of C (after the tile is written, nothing
+    // writes shared memory again)
+    auto walk = [&](auto&& f) {
 #pragma unroll 1
       for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
-        const int r = i / StageN, c = i % StageN;
-        if (inside(r, c)) *slot(split, r, c) = tile[c * ld + r];
+        const int r = c_col_major ? i % StageM : i / StageN, c = c_col_major ? i / StageM : i % StageN;
+        if (inside(r, c)) f(r, c);
       }
+    };
+    if (s.k_splits > 1) {  // the tile into this block's slice; the last block adds the slices up
+      walk([&](int r, int c) { *slot(split, r, c) = tile[c * ld + r]; });
       if (!last_of_tile()) return;
-#pragma unroll 1
-      for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
-        const int r = i / StageN, c = i % StageN;
-        if (inside(r, c)) tile[c * ld + r] = slices_sum(r, c, tile[c * ld + r]);
-      }
-      __syncthreads();
-    }
-    const bool c_col_major = p.c_row_stride == 1;  // consecutive threads on consecutive elements of C
-#pragma unroll 1
-    for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
-      const int r = c_col_major ? i % StageM : i / StageN, c = c_col_major ? i / StageM : i % StageN;
-      if (inside(r, c)) store(m0 + r, n0 + c, tile[c * ld + r]);
+      walk([&](int r, int c) { store(m0 + r, n0 + c, slices_sum(r, c, tile[c * ld + r])); });
+    } else {
+      walk([&](int r, int c) { store(m0 + r, n0 + c, tile[c * ld + r]); });
     }
     return;
   }
