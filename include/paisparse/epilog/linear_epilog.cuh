@@ -6,6 +6,10 @@
 //   y[i], by one thread, with its full fp32 sum; `row` is the weight row
 //   (the bias index). y is read only when beta != 0,
 //   so y may hold anything (NaN included) when beta == 0.
+//   Epilog::apply_run<N>(y, row, drow, acc, params)  the same for N
+//   consecutive elements y[0..N) (rows row + j * drow), y aligned to N
+//   elements: the tensor-core SpMM kernels' tile walk
+//   (kernels/spmm_tensor_kernel.cuh, detail::finish_tensor_tile).
 #pragma once
 
 #include <cstdint>
@@ -26,12 +30,14 @@ struct epilog_params {
 /// Activation chosen at run time from epilog_params::act (one uniform branch).
 struct runtime_activation {
   __device__ __forceinline__ static float apply(activation a, float v) { return apply_activation(a, v); }
+  __device__ __forceinline__ static bool identity(activation a) { return a == activation::none; }
 };
 
 /// Activation fixed at compile time (params.act is ignored).
 template <activation A>
 struct static_activation {
   __device__ __forceinline__ static float apply(activation, float v) { return apply_activation(A, v); }
+  __device__ __forceinline__ static bool identity(activation) { return A == activation::none; }
 };
 
 template <class T, class Activation = runtime_activation>
@@ -43,6 +49,28 @@ struct linear_epilog {
     if (p.beta != 0.f) v = fmaf(p.beta, to_float(y[i]), v);
     if (p.bias != nullptr) v += to_float(p.bias[row]);
     y[i] = from_float<T>(Activation::apply(p.act, v));
+  }
+
+  /// apply for N consecutive elements y[0..N), whose rows are row + j *
+  /// drow; y aligned to N elements. Without beta, bias and activation (the
+  /// usual case) one vector store; else element by element in a loop, so
+  /// that the epilog's code appears once (a kernel's tail runs its code
+  /// once per block, and each instruction-cache miss then costs the block
+  /// time; docs/PERFORMANCE.md, "The split-K tail").
+  template <int N>
+  __device__ __forceinline__ static void apply_run(T* __restrict__ y, int32_t row, int32_t drow,
+                                                   const float (&acc)[N], const epilog_params<T>& p) {
+    if (p.beta == 0.f && p.bias == nullptr && Activation::identity(p.act)) {
+      struct alignas(N * sizeof(T)) run {
+        T v[N];
+      } out;
+#pragma unroll
+      for (int j = 0; j < N; ++j) out.v[j] = from_float<T>(p.alpha * acc[j]);
+      *reinterpret_cast<run*>(y) = out;
+      return;
+    }
+#pragma unroll 1
+    for (int j = 0; j < N; ++j) apply(y, j, row + j * drow, acc[j], p);
   }
 };
 

@@ -19,8 +19,9 @@
 //              m16n8k16 multiplies it by the registers into fp32 sums;
 //              with WarpsK > 1 the groups' sums meet in shared memory at the
 //              end (reduction/mma_reduction.cuh)
-//   epilog     per element, as the other kernels; with k splits, after
-//              the blocks' workspace slices are added up
+//   epilog     per element, as the other kernels, through an fp32 tile in
+//              shared memory where the B buffers hold one; with k splits,
+//              after the blocks' workspace slices are added up
 //              (detail::finish_tensor_tile)
 //
 // Against the dense tiles of kernels/spmm_tensor_kernel.cuh it writes no
@@ -136,8 +137,11 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
         Reduction::template multiply<BStage::ld>(a[r].a, b_chunk, (q * WarpsK + group) * 16, warp, lane, acc);
     }
   }
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp,
-                                                lane, tid);
+  // the epilog through a staged fp32 tile where the operands' space holds
+  // one (detail::finish_tensor_tile), else from the registers
+  constexpr bool staged = detail::staged_tile_bytes<TileM, TileN> <= layout::smem_bytes;
+  detail::finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(
+      acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp, lane, tid);
 }
 
 }  // namespace paisparse

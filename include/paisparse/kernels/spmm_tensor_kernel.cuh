@@ -13,7 +13,12 @@
 //                                            B tile via cp.async
 //   Reduction  (reduction/mma_reduction.cuh) ldmatrix + mma.sync, sums in
 //                                            fp32 fragments across k steps
-//   Epilog     (epilog/linear_epilog.cuh)    per element, as the other kernels
+//   Epilog     (epilog/linear_epilog.cuh)    per element, as the other
+//                                            kernels; the sums go through
+//                                            an fp32 tile in shared memory
+//                                            first where the operands'
+//                                            space holds one, and are
+//                                            walked in C's order
 //
 // Three shared buffers of each operand and one barrier per step: while the
 // warps multiply step s, B's tile of step s + 2 is in flight (cp.async),
@@ -151,17 +156,22 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// 60.4 us; docs/PERFORMANCE.md, "Split K through workspace slices"). And
 /// a fixed order of the sum makes the result the same from run to run.
 ///
-/// StageM x StageN > 0 (spmm.wg): with one split the sums first go into an
-/// fp32 tile of that shape in `smem` (columns StageM + 4 apart, so that a
-/// warp's fragment writes hit 32 banks; the operands must be done with the
-/// space), and the block's threads walk it in C's order in one short loop.
-/// The epilog's code then appears once instead of once per register: the
-/// 128 x 128 block's unrolled epilog (64 sums a thread, each with the
-/// activation's branches) ran into instruction-cache misses that cost it a
-/// sixth of its time (docs/PERFORMANCE.md, "The epilog through shared
-/// memory"); and C's accesses coalesce. Split K goes through the same tile
-/// and the same walk: into the block's slice, and in the last block
-/// straight from the slices' sum to C.
+/// StageM x StageN > 0 (every spmm.wg kernel; spmm.tc and spmm.tf where
+/// their operands' space holds the tile): the sums first go into an fp32
+/// tile of that shape in `smem` (columns StageM + 4 apart, so that a warp's
+/// fragment writes hit 32 banks; the operands must be done with the space),
+/// and the block's threads walk it in C's order, 4 consecutive elements of
+/// C at a time (one vector store where C is aligned). The epilog's code
+/// then appears once instead of once per register: the 128 x 128 block's
+/// unrolled epilog (64 sums a thread, each with the activation's branches)
+/// ran into instruction-cache misses that cost it a sixth of its time
+/// (docs/PERFORMANCE.md, "The epilog through shared memory"); and C's
+/// accesses coalesce. Split K goes through the same tile and the same
+/// walk: into the block's slice (16-byte stores), and in the last block
+/// from the slices' sum (a batch of 16-byte loads in flight per slice)
+/// straight to C. A block runs this tail once, so its time is latency and
+/// instruction fetch: the code is kept small and the loads batched
+/// (docs/PERFORMANCE.md, "The split-K tail").
 template <int StageM>
 inline constexpr int staged_tile_ld = StageM + 4;  // floats between the staged tile's columns
 template <int StageM, int StageN>
@@ -196,20 +206,25 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
   };
   // split K, once this block's sums are in its slice: whether it is the
   // last of the tile's blocks to get there (it then adds the slices up;
-  // the counter goes back to zero for the next launch)
+  // the counter goes back to zero for the next launch). One thread fences
+  // and counts: the barrier orders the block's slice stores before its
+  // fence, and its fence (the last block's, after the count) before the
+  // block's loads of the other slices. A fence in every thread made the
+  // slice store about 0.6 us longer (docs/PERFORMANCE.md, "The split-K tail").
   __shared__ int last;
   auto last_of_tile = [&]() {
-    __threadfence();  // this thread's slice stores, before the count
     __syncthreads();
     int32_t* counter = s.counters + static_cast<int64_t>(row_block) * s.counter_stride + n_block;
     if (tid == 0) {
+      __threadfence();  // the block's slice stores, before the count
       last = atomicAdd(counter, 1) == s.k_splits - 1;
-      if (last) *counter = 0;  // every block of the tile has counted
+      if (last) {
+        *counter = 0;      // every block of the tile has counted
+        __threadfence();  // the other blocks' slices, after their counts
+      }
     }
     __syncthreads();
-    const bool is_last = last != 0;
-    if (is_last) __threadfence();  // the other blocks' slices, after their counts
-    return is_last;
+    return last != 0;
   };
   // the sum of sum (r, c) over the slices, in split order whichever block
   // is last (so the result does not vary from run to run); `own`: this
@@ -225,22 +240,106 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     __syncthreads();  // every warp is past its last step
     Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) { tile[c * ld + r] = v; });
     __syncthreads();
-    // f(r, c) for every element of the tile inside C, the block's threads
-    // on consecutive elements of C (after the tile is written, nothing
-    // writes shared memory again)
-    auto walk = [&](auto&& f) {
-#pragma unroll 1
-      for (int i = tid; i < StageM * StageN; i += static_cast<int>(blockDim.x)) {
-        const int r = c_col_major ? i % StageM : i / StageN, c = c_col_major ? i / StageM : i % StageN;
-        if (inside(r, c)) f(r, c);
-      }
+    // The walk, in C's order: the block's threads on runs of 4 consecutive
+    // elements of C (down a column of a column-major C, along a row of a
+    // row-major one), `batch` runs a thread at a time, so that the loads of
+    // a batch are in flight together. Whole runs go as one vector access
+    // where C (and the workspace) allow. (After the tile is written,
+    // nothing writes shared memory again.) The tail runs once per block:
+    // its time is latency, and the code is kept small, since every
+    // instruction-cache miss adds to it (docs/PERFORMANCE.md, "The split-K
+    // tail").
+    constexpr int run = 4, runs = StageM * StageN / run, batch = 4;
+    static_assert(StageM % run == 0 && StageN % run == 0, "finish_tensor_tile: a staged tile of whole runs");
+    const int dr = c_col_major ? 1 : 0, dc = 1 - dr;  // from one element of a run to the next
+    const int threads = static_cast<int>(blockDim.x);
+    auto run_at = [&](int g, int& r, int& c) {  // the first element of run g
+      r = c_col_major ? (g % (StageM / run)) * run : g / (StageN / run);
+      c = c_col_major ? g / (StageM / run) : (g % (StageN / run)) * run;
     };
-    if (s.k_splits > 1) {  // the tile into this block's slice; the last block adds the slices up
-      walk([&](int r, int c) { *slot(split, r, c) = tile[c * ld + r]; });
-      if (!last_of_tile()) return;
-      walk([&](int r, int c) { store(m0 + r, n0 + c, slices_sum(r, c, tile[c * ld + r])); });
-    } else {
-      walk([&](int r, int c) { store(m0 + r, n0 + c, tile[c * ld + r]); });
+    auto whole = [&](int r, int c) { return inside(r + (run - 1) * dr, c + (run - 1) * dc); };
+    auto tile_run = [&](int r, int c, float (&v)[run]) {
+#pragma unroll
+      for (int j = 0; j < run; ++j) v[j] = tile[(c + j * dc) * ld + r + j * dr];
+    };
+    // a slice's run as one 16-byte access: every run starts on 16 bytes
+    // where C's contiguous extent in the workspace is a multiple of 4
+    const bool ws_vec = c_col_major ? rows % run == 0 : s.ws_stride % run == 0 && s.ws_slice % run == 0;
+    // run (r, c) through the epilog: one vector store where the run is
+    // whole and C aligned, else element by element
+    auto store_run = [&](int r, int c, const float (&v)[run]) {
+      const int64_t at = static_cast<int64_t>(m0 + r) * p.c_row_stride + static_cast<int64_t>(n0 + c) * p.c_col_stride;
+      if (whole(r, c) && reinterpret_cast<uintptr_t>(p.c + at) % (run * sizeof(T)) == 0) {
+        Epilog::template apply_run<run>(p.c + at, m0 + r, dr, v, p.ep);
+        return;
+      }
+#pragma unroll 1
+      for (int j = 0; j < run; ++j)
+        if (inside(r + j * dr, c + j * dc)) store(m0 + r + j * dr, n0 + c + j * dc, v[j]);
+    };
+    if (s.k_splits == 1) {
+#pragma unroll 1
+      for (int g = tid; g < runs; g += threads) {
+        int r, c;
+        run_at(g, r, c);
+        float v[run];
+        tile_run(r, c, v);
+        store_run(r, c, v);
+      }
+      return;
+    }
+    // split K: the tile into this block's slice
+#pragma unroll 1
+    for (int g = tid; g < runs; g += threads) {
+      int r, c;
+      run_at(g, r, c);
+      float v[run];
+      tile_run(r, c, v);
+      if (ws_vec && whole(r, c)) {
+        __stcg(reinterpret_cast<float4*>(slot(split, r, c)), make_float4(v[0], v[1], v[2], v[3]));
+      } else {
+#pragma unroll 1
+        for (int j = 0; j < run; ++j)
+          if (inside(r + j * dr, c + j * dc)) *slot(split, r + j * dr, c + j * dc) = v[j];
+      }
+    }
+    if (!last_of_tile()) return;
+    // the last block: the slices' sums, slice by slice in split order
+    // whichever block is last (so the result does not vary from run to
+    // run), a batch's loads of one slice together; then the epilog
+#pragma unroll 1
+    for (int g0 = tid; g0 < runs; g0 += batch * threads) {
+      float sum[batch][run] = {};
+#pragma unroll 1
+      for (int32_t i = 0; i < s.k_splits; ++i) {
+#pragma unroll
+        for (int u = 0; u < batch; ++u) {
+          const int g = g0 + u * threads;
+          int r, c;
+          run_at(g, r, c);
+          float v[run] = {};
+          if (g >= runs) {
+          } else if (i == split) {
+            tile_run(r, c, v);
+          } else if (ws_vec && whole(r, c)) {
+            const float4 q = __ldcg(reinterpret_cast<const float4*>(slot(i, r, c)));
+            v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+          } else {
+#pragma unroll
+            for (int j = 0; j < run; ++j)
+              if (inside(r + j * dr, c + j * dc)) v[j] = __ldcg(slot(i, r + j * dr, c + j * dc));
+          }
+#pragma unroll
+          for (int j = 0; j < run; ++j) sum[u][j] += v[j];
+        }
+      }
+#pragma unroll
+      for (int u = 0; u < batch; ++u) {
+        const int g = g0 + u * threads;
+        int r, c;
+        run_at(g, r, c);
+        if (g < runs) store_run(r, c, sum[u]);
+      }
     }
     return;
   }
@@ -334,8 +433,11 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
       }
     }
   }
-  detail::finish_tensor_tile<Reduction, Epilog>(acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp,
-                                                lane, tid);
+  // the epilog through a staged fp32 tile where the operands' space holds
+  // one (detail::finish_tensor_tile), else from the registers
+  constexpr bool staged = detail::staged_tile_bytes<TileM, TileN> <= layout::smem_bytes;
+  detail::finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(
+      acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp, lane, tid);
 }
 
 }  // namespace paisparse
