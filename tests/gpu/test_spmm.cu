@@ -362,19 +362,22 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
       "spmm.b128.g8.l1.n4.v16.u1.u16.c0.lf.Bc.Cc", "spmm.b128.g4.l2.n8.v16.u1.i32.c64.ro.Bt.Cr",
       "spmm.b128.g2.l4.n8.v16.u1.u16.c32.lf.Br.Cc", "spmm.b128.g1.l8.n16.v16.u1.i32.c0.ro.Br.Cr",
       "spmm.b128.g32.l1.n4.v16.u1.u16.c128.lf.Bt.Cc"};
-  if (sizeof(T) == 2 && space::spmm_tensor)  // the tensor-core kernels' epilog, both B and C layouts
+  // the tensor-core kernels' epilog, both B and C layouts: through the staged tile, and from registers
+  // (the 128 x 128 k32 block, whose operands' space cannot hold the tile), with and without k splits
+  if (sizeof(T) == 2 && space::spmm_tensor)
     configs.insert(configs.end(), {"spmm.tc.m64.n32.k64.w2x2.s1.Bc.Cc", "spmm.tc.m128.n64.k64.w4x2.s3.Br.Cr",
-                                   "spmm.tc.m128.n64.k64.w4x1x2.s3.Bc.Cr"});
+                                   "spmm.tc.m128.n64.k64.w4x1x2.s3.Bc.Cr", "spmm.tc.m128.n128.k32.w2x2.s2.Bc.Cr"});
   if (sizeof(T) == 2 && space::spmm_window)  // the gathered kernels' epilog, both B and C layouts
     configs.insert(configs.end(), {"spmm.tw.w8.n32.Bt.Cc", "spmm.tw.w4.n16.Br.Cr"});
   if (sizeof(T) == 2 && space::spmm_fragment)  // the register-built kernels' epilog, both layouts, k splits
     configs.insert(configs.end(), {"spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc", "spmm.tf.m64.n64.k64.w4x1.s3.Br.Cr",
                                    "spmm.tf.m64.n16.k64.w2x1x2.s1.Bc.Cr"});
-  // the warpgroup kernels' epilog: staged through shared memory with one k
-  // split (both C layouts, the largest and a k256 block), from registers with several
+  // the warpgroup kernels' epilog, staged through shared memory: one k split (both C layouts, the
+  // largest and a k256 block), and the last block of a split tile (both C layouts)
   if (sizeof(T) == 2 && space::spmm_wgmma && detail::wgmma_compiled())
     configs.insert(configs.end(), {"spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cc", "spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cr",
-                                   "spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cr", "spmm.wg.m64.n32.k128.w4x1.s2.Bc.Cc"});
+                                   "spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cr", "spmm.wg.m64.n32.k128.w4x1.s2.Bc.Cc",
+                                   "spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cr"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);
