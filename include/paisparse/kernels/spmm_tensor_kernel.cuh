@@ -277,24 +277,22 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
       for (int j = 0; j < run; ++j)
         if (inside(r + j * dr, c + j * dc)) store(m0 + r + j * dr, n0 + c + j * dc, v[j]);
     };
-    if (s.k_splits == 1) {
+    auto each_run = [&](auto&& f) {  // f(r, c, sums) for each of the tile's runs, a run a thread at a time
 #pragma unroll 1
       for (int g = tid; g < runs; g += threads) {
         int r, c;
         run_at(g, r, c);
         float v[run];
         tile_run(r, c, v);
-        store_run(r, c, v);
+        f(r, c, v);
       }
+    };
+    if (s.k_splits == 1) {
+      each_run(store_run);
       return;
     }
     // split K: the tile into this block's slice
-#pragma unroll 1
-    for (int g = tid; g < runs; g += threads) {
-      int r, c;
-      run_at(g, r, c);
-      float v[run];
-      tile_run(r, c, v);
+    each_run([&](int r, int c, const float (&v)[run]) {
       if (ws_vec && whole(r, c)) {
         __stcg(reinterpret_cast<float4*>(slot(split, r, c)), make_float4(v[0], v[1], v[2], v[3]));
       } else {
@@ -302,7 +300,7 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
         for (int j = 0; j < run; ++j)
           if (inside(r + j * dr, c + j * dc)) *slot(split, r + j * dr, c + j * dc) = v[j];
       }
-    }
+    });
     if (!last_of_tile()) return;
     // the last block: the slices' sums, slice by slice in split order
     // whichever block is last (so the result does not vary from run to
