@@ -247,9 +247,9 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     // where C (and the workspace) allow. (After the tile is written,
     // nothing writes shared memory again.) The tail runs once per block:
     // its time is latency, and the code is kept small, since every
-    // instruction-cache miss adds to it (docs/PERFORMANCE.md, "The split-K
-    // tail").
-    constexpr int run = 4, runs = StageM * StageN / run, batch = 4;
+    // instruction-cache miss adds to it: a batch of 2 runs was 2-4% faster
+    // than 4, and 8 the slowest (docs/PERFORMANCE.md, "The split-K tail").
+    constexpr int run = 4, runs = StageM * StageN / run, batch = 2;
     static_assert(StageM % run == 0 && StageN % run == 0, "finish_tensor_tile: a staged tile of whole runs");
     const int dr = c_col_major ? 1 : 0, dc = 1 - dr;  // from one element of a run to the next
     const int threads = static_cast<int>(blockDim.x);
