@@ -218,7 +218,10 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
         if (k.access == spmm_b_access::panel)
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
         else if (k.tensor_tiled())
-          expect += spmm_tensor_splits(k, s, 132 * 2048 / k.block_threads, n).size();
+          expect += spmm_tensor_splits(k, s, 132 * 2048 / k.block_threads, n).size() +
+                    spmm_cluster_splits(k, s, 132 * 2048 / k.block_threads, n, [&](int32_t c) {
+                      return 132 * 2048 / k.block_threads / c;
+                    }).size();
         else if (k.access == spmm_b_access::window)
           expect += 1;
         else
@@ -452,6 +455,47 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
   EXPECT_EQ(spmm_config::parse("spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cc").kernel.tile.k, 256);
   EXPECT_NE(parse_error("spmm.wg.m64.n32.k32.w4x1.s1.Bc.Cc").find("k steps a multiple of 64"), std::string::npos);
   EXPECT_NE(parse_error("spmm.wg.m64.n32.k96.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
+  // k splits in a cluster: c<splits>, 2..8, spmm.wg only; no workspace slices
+  {
+    const spmm_config cl = spmm_config::parse("spmm.wg.m128.n128.k64.w8x1.c4.Bc.Cc");
+    EXPECT_TRUE(cl.k_cluster);
+    EXPECT_EQ(cl.k_splits, 4);
+    EXPECT_EQ(cl.name(), "spmm.wg.m128.n128.k64.w8x1.c4.Bc.Cc");
+    EXPECT_EQ(cl.workspace_slices(), 1);
+    EXPECT_NE(cl, spmm_config::parse("spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cc"));
+    EXPECT_EQ(spmm_config::parse("spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cc").workspace_slices(), 4);
+    EXPECT_EQ(spmm_cannot_implement(cl, 2), "");
+    for (const char* bad : {"spmm.wg.m64.n32.k64.w4x1.c1.Bc.Cc", "spmm.wg.m64.n32.k64.w4x1.c9.Bc.Cc",
+                            "spmm.tc.m64.n32.k64.w2x2.c2.Bc.Cc"})
+      EXPECT_NE(parse_error(bad).find("k splits in a cluster (c<splits>) are 2..8, for the spmm.wg kernels"),
+                std::string::npos)
+          << bad;
+    spmm_config tc = spmm_config::parse("spmm.tc.m64.n32.k64.w2x2.s2.Bc.Cc");
+    tc.k_cluster = true;
+    EXPECT_NE(spmm_cannot_implement(tc, 2).find("for the spmm.wg kernels"), std::string::npos);
+  }
+  // the splits tried in a cluster: the most whose clusters all fit at once, and the slice splits below it
+  {
+    const spmm_kernel_key k = spmm_kernel_key::wgmma({128, 128, 64, 8, 1});
+    const row_stats sq = compute_row_stats(random_csr<float>(4096, 4096, 0.01, row_distribution::uniform, 0, 4));
+    // 32 tiles of C at N = 128, 132 blocks at once: slice splits 1, 4, 8, 16
+    ASSERT_EQ(spmm_tensor_splits(k, sq, 132, 128), (std::vector<int32_t>{1, 4, 8, 16}));
+    // the H100's counts for this block (a cluster stays within a GPC): 39 clusters of 3, 30 of 4; 3 is the most
+    auto h100 = [](int32_t c) -> int64_t { return c == 2 ? 66 : c == 3 ? 39 : c == 4 ? 30 : 22; };
+    EXPECT_EQ(spmm_cluster_splits(k, sq, 132, 128, h100), (std::vector<int32_t>{3}));
+    EXPECT_EQ(spmm_cluster_splits(k, sq, 132, 128, [](int32_t c) -> int64_t { return 132 / c; }),
+              (std::vector<int32_t>{4}));
+    // 4480 x 11008 at N = 8 with the 64 x 16 block (two an SM, 264 at once): 70 tiles, slice splits 2, 3,
+    // 4, 7, 8; 132 clusters of 2 and 79 of 3 fit at once, 62 of 4 do not: 2 (a slice split below 3) and 3
+    const spmm_kernel_key small = spmm_kernel_key::wgmma({64, 16, 64, 4, 1});
+    const row_stats tall = compute_row_stats(random_csr<float>(4480, 11008, 0.01, row_distribution::uniform, 0, 4));
+    ASSERT_EQ(spmm_tensor_splits(small, tall, 264, 8), (std::vector<int32_t>{1, 2, 3, 4, 7, 8}));
+    auto two = [](int32_t c) -> int64_t { return c == 2 ? 132 : c == 3 ? 79 : c == 4 ? 62 : 47; };
+    EXPECT_EQ(spmm_cluster_splits(small, tall, 264, 8, two), (std::vector<int32_t>{2, 3}));
+    EXPECT_TRUE(spmm_cluster_splits(k, sq, 132, 128, [](int32_t) -> int64_t { return 16; }).empty());
+    EXPECT_EQ(spmm_cluster_splits(k, sq, 132, 0, h100), (std::vector<int32_t>{3}));  // the tests' uneven split
+    EXPECT_TRUE(spmm_cluster_splits(spmm_kernel_key::tensor({64, 32, 64, 2, 2}), sq, 132, 128, h100).empty());
+  }
   // offered for 16-bit values and column-major B only, with k splits as the dense tiles
   auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);
   const row_stats s = compute_row_stats(w);

@@ -373,11 +373,13 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
     configs.insert(configs.end(), {"spmm.tf.m128.n32.k64.w8x1.s1.Bc.Cc", "spmm.tf.m64.n64.k64.w4x1.s3.Br.Cr",
                                    "spmm.tf.m64.n16.k64.w2x1x2.s1.Bc.Cr"});
   // the warpgroup kernels' epilog, staged through shared memory: one k split (both C layouts, the
-  // largest and a k256 block), and the last block of a split tile (both C layouts)
+  // largest and a k256 block), the last block of a split tile (both C layouts), and the blocks of a
+  // cluster, each on its share of the tile (both C layouts)
   if (sizeof(T) == 2 && space::spmm_wgmma && detail::wgmma_compiled())
     configs.insert(configs.end(), {"spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cc", "spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cr",
                                    "spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cr", "spmm.wg.m64.n32.k128.w4x1.s2.Bc.Cc",
-                                   "spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cr"});
+                                   "spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cr", "spmm.wg.m128.n128.k64.w8x1.c4.Bc.Cr",
+                                   "spmm.wg.m64.n32.k128.w4x1.c3.Bc.Cc"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);
@@ -626,7 +628,7 @@ TYPED_TEST(SpmmTuner, ReturnsACheckedPlanAndTheWholeTable) {
   const auto space = spmm_space(sizeof(T), compute_row_stats(w), detail::resident_threads(), n,
                                 dense_layout::col_major, dense_layout::col_major, {index_kind::u16, index_kind::i32},
                                 {item_order::longest_first, item_order::row_order},
-                                detail::spmm_tensor_wave<T>(dense_layout::col_major));
+                                detail::spmm_tensor_wave<T>(dense_layout::col_major), detail::spmm_cluster_wave<T>());
   EXPECT_EQ(res.candidates.size(), space.size());
   EXPECT_GT(progress_calls, 0);
   EXPECT_FALSE(res.budget_exhausted);
@@ -724,6 +726,49 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
                        col_major_view<T>(dc.data(), dc.size(), w.rows()), n, epilog_params<T>{}, nullptr, false);
         },
         {"k splits need a weight built with split-K tables for", "built for"});
+  }
+}
+
+TEST(SpmmTunerOptions, ClusterSplitPlansNeedNoWorkspace) {
+  // spmm.wg splits whose blocks add up in a cluster: the plan keeps no
+  // split-K tables, and runs right; a cluster split elsewhere is refused
+  if (!space::spmm_wgmma || !detail::wgmma_compiled())
+    GTEST_SKIP() << "no spmm.wg kernels in this build or for this GPU (they need sm_90a)";
+  using T = __half;
+  const host_csr<T> w = convert_values<T>(random_csr<float>(256, 3000, 0.2, row_distribution::lognormal, 0.8, 15));
+  const int32_t n = 32;
+  const auto hb = detail::random_vector<T>(static_cast<std::size_t>(w.cols()) * n, 778);
+  const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, dense_layout::col_major, w.cols()}, n);
+  tune_options opt;
+  opt.reps = 2;
+  opt.warmup = 0;
+  opt.filter = ".wg.m64.n32.k64.w4x1.c";  // 4 tiles of C: every cluster size fits at once, 8 is offered
+  auto res = tune_spmm(w, n, {}, opt);
+  ASSERT_TRUE(res.plan.config().k_cluster) << res.plan.name();
+  EXPECT_EQ(res.plan.config().k_splits, max_cluster_splits);
+  EXPECT_EQ(res.plan.schedule().tile_workspace(), nullptr);
+  EXPECT_EQ(res.plan.schedule().tile_split_slices(), 0);
+  device_buffer<T> db(hb), dc(static_cast<std::size_t>(w.rows()) * n);
+  const auto b = col_major_view<const T>(db.data(), db.size(), w.cols());
+  const auto c = col_major_view<T>(dc.data(), dc.size(), w.rows());
+  for (int rep = 0; rep < 2; ++rep) {  // twice: no state is left behind between launches
+    poison(dc);
+    res.plan.run(b, c, n);
+    EXPECT_LE(relative_error(compact_row_major(dc.to_host(), w.rows(), n, w.rows(), dense_layout::col_major), ref),
+              relative_tolerance<T>())
+        << res.plan.name();
+  }
+  auto run = [&](const spmm_config& config) {
+    spmm_execute(config, find_spmm_kernel<T>(config.kernel), res.plan.schedule(), static_cast<T*>(nullptr), 0, b, c,
+                 n, epilog_params<T>{}, nullptr, false);
+  };
+  spmm_config more = res.plan.config();
+  more.k_splits = max_cluster_splits + 1;
+  expect_error([&] { run(more); }, {"9 k splits in a cluster, expected 2..8"});
+  if (space::spmm_tensor) {  // the dense-tile kernels add up through slices only
+    spmm_config tc = spmm_config::parse("spmm.tc.m64.n32.k64.w2x2.s2.Bc.Cc");
+    tc.k_cluster = true;
+    expect_error([&] { run(tc); }, {"k splits in a cluster are for the spmm.wg kernels only"});
   }
 }
 

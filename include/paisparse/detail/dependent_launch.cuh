@@ -36,23 +36,40 @@ __device__ __forceinline__ void allow_dependent_launch() {
 #endif
 }
 
-/// Launches `kernel` on `stream` with `smem` bytes of dynamic shared memory;
-/// with `overlap`, with programmatic stream serialization (the kernel may
-/// start before the previous one ends).
+/// Launches `kernel` on `stream` with `smem` bytes of dynamic shared memory
+/// in clusters of `cluster` consecutive blocks along x (1: no cluster; sm_90
+/// and later); with `overlap`, with programmatic stream serialization (the
+/// kernel may start before the previous one ends).
 template <class... Params, class... Args>
-cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
-                          bool overlap, Args&&... args) {
+cudaError_t launch_kernel_in_clusters(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem,
+                                      cudaStream_t stream, bool overlap, unsigned cluster, Args&&... args) {
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = grid;
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cfg.attrs = overlap ? attr : nullptr;
-  cfg.numAttrs = overlap ? 1 : 0;
+  cudaLaunchAttribute attr[2];
+  unsigned n = 0;
+  if (overlap) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n++].val.programmaticStreamSerializationAllowed = 1;
+  }
+  if (cluster > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n].val.clusterDim.x = cluster;
+    attr[n].val.clusterDim.y = 1;
+    attr[n++].val.clusterDim.z = 1;
+  }
+  cfg.attrs = n > 0 ? attr : nullptr;
+  cfg.numAttrs = n;
   return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+}
+
+/// The same without clusters.
+template <class... Params, class... Args>
+cudaError_t launch_kernel(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t smem, cudaStream_t stream,
+                          bool overlap, Args&&... args) {
+  return launch_kernel_in_clusters(kernel, grid, block, smem, stream, overlap, 1u, std::forward<Args>(args)...);
 }
 
 }  // namespace paisparse::detail

@@ -81,8 +81,8 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   const int warp = tid / 32, lane = tid % 32;
   const int group = warp / WarpsM;  // along k
   const detail::block_tile bt =
-      detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, (p.w.cols + TileK - 1) / TileK);
-  const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
+      detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, (p.w.cols + TileK - 1) / TileK, p.cluster != 0);
+  const int32_t n0 = bt.n0, m0 = bt.m0;
   const int32_t row_tile0 = m0 / 16 + (warp % WarpsM) * tiles;
   const int32_t c_begin = bt.step0, chunks = bt.steps;  // this block's chunks
   const int32_t steps = chunks * slices;                               // this warp's slices
@@ -141,7 +141,7 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
   // one (detail::finish_tensor_tile), else from the registers
   constexpr bool staged = detail::staged_tile_bytes<TileM, TileN> <= layout::smem_bytes;
   detail::finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(
-      acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp, lane, tid);
+      acc, smem_raw, p, p, p.w.rows, bt, warp, lane, tid);
 }
 
 }  // namespace paisparse

@@ -31,7 +31,10 @@
 // k_splits blocks (a short, wide layer has too few tiles of C to fill the
 // GPU). Each stores its fp32 sums into its own slice of a workspace, and
 // the last block to finish a tile (a counter per tile) adds the slices up
-// and runs the epilog (detail::finish_tensor_tile).
+// and runs the epilog (detail::finish_tensor_tile). The spmm.wg kernels
+// can also run a tile's splits as one thread block cluster, each block
+// adding up its share of the tile over the cluster's shared memory
+// (split_k_tables::cluster).
 //
 // It spends the dense tile's multiplies whatever the sparsity, so it pays
 // where the CUDA-core kernels run out of issue slots: on the H100, N of 32
@@ -56,6 +59,8 @@
 #pragma once
 
 #include <cstdint>
+
+#include <cooperative_groups.h>
 
 #include "../detail/dependent_launch.cuh"
 #include "../epilog/linear_epilog.cuh"
@@ -83,6 +88,11 @@ struct tensor_operands {
 struct split_k_tables {
   int32_t k_splits = 1;  // blocks sharing one tile of C's k steps
   int32_t counter_stride = 0;
+  // 1: the k_splits blocks of a tile form a thread block cluster and add
+  // their sums up in its shared memory (no workspace, no counters; the
+  // launch sets the cluster's size, and the blocks of a tile are then
+  // consecutive: see detail::block_tile_of)
+  int32_t cluster = 0;
   float* workspace = nullptr;  // k_splits > 1: a slice of rows x ws_stride sums per split (in C's order)
   int32_t* counters = nullptr;  // k_splits > 1: one per tile of C (row block x counter_stride), zero between launches
   int64_t ws_stride = 0;
@@ -117,24 +127,36 @@ struct spmm_tensor_params : tensor_operands<T>, split_k_tables {
 namespace detail {
 /// The tile of C a block of a tensor-core kernel owns and the k steps it
 /// walks: block = (row block x k_splits + split) x n_blocks + column block,
-/// and the k_steps steps of a tile of C are cut into k_splits runs of
-/// ceil(k_steps / k_splits), the last ones shorter or empty.
+/// or, where the splits of a tile form a cluster (`in_cluster`), block =
+/// (row block x n_blocks + column block) x k_splits + split, so that a
+/// cluster's blocks are consecutive and its rank is the split. The k_steps
+/// steps of a tile of C are cut into k_splits runs of ceil(k_steps /
+/// k_splits), the last ones shorter or empty.
 struct block_tile {
   int32_t n_block, row_block;
   int32_t m0, n0;        // the tile's first row and column of C
+  int32_t split;         // which of the tile's k splits
   int32_t step0, steps;  // this block's first k step and how many it walks
 };
 
 template <int TileM, int TileN>
-__device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_splits, int32_t k_steps) {
+__device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_splits, int32_t k_steps,
+                                                    bool in_cluster) {
   block_tile t;
-  t.n_block = static_cast<int32_t>(blockIdx.x % n_blocks);
-  const int32_t split = static_cast<int32_t>((blockIdx.x / n_blocks) % k_splits);
-  t.row_block = static_cast<int32_t>(blockIdx.x / n_blocks / k_splits);
+  const int32_t b = static_cast<int32_t>(blockIdx.x);
+  if (in_cluster) {
+    t.split = b % k_splits;
+    t.n_block = b / k_splits % n_blocks;
+    t.row_block = b / k_splits / n_blocks;
+  } else {
+    t.n_block = b % n_blocks;
+    t.split = b / n_blocks % k_splits;
+    t.row_block = b / n_blocks / k_splits;
+  }
   t.m0 = t.row_block * TileM;
   t.n0 = t.n_block * TileN;
   const int32_t per_split = (k_steps + k_splits - 1) / k_splits;
-  t.step0 = min(k_steps, split * per_split);
+  t.step0 = min(k_steps, t.split * per_split);
   t.steps = min(k_steps, t.step0 + per_split) - t.step0;
   return t;
 }
@@ -146,8 +168,10 @@ __device__ __forceinline__ block_tile block_tile_of(int32_t n_blocks, int32_t k_
 /// through the epilog; with several, the block stores its sums, plain, into
 /// its own slice of the workspace, and the last of the tile's blocks to get
 /// there (a counter per tile, set back to zero for the next launch) adds
-/// the slices up, in split order, and runs the epilog. A block with no k
-/// step stores zeros. Called by every thread of the block.
+/// the slices up, in split order, and runs the epilog; or, where the splits
+/// form a cluster (StageM > 0 only), each block adds up its share of the
+/// staged tiles over the cluster and runs the epilog on it. A block with no
+/// k step stores zeros. Called by every thread of the block.
 ///
 /// Slices and not atomics: the blocks of a split tile all finish at about
 /// the same time, and their fp32 atomics into one shared workspace queued at
@@ -180,8 +204,7 @@ inline constexpr int staged_tile_bytes = StageN * staged_tile_ld<StageM> * 4;  /
 template <class Reduction, class Epilog, int StageM = 0, int StageN = 0, class T = typename Epilog::value_type>
 __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulators& acc, void* smem,
                                                    const tensor_operands<T>& p, const split_k_tables& s,
-                                                   int32_t rows, int32_t row_block, int32_t n_block, int32_t m0,
-                                                   int32_t n0, int warp, int lane, int tid) {
+                                                   int32_t rows, const block_tile& bt, int warp, int lane, int tid) {
   cp_async_wait<0>();  // nothing is left in flight (the trailing groups are empty)
   wait_for_inputs();   // C and the tables: after the previous kernel (blocks without steps have not waited yet)
   if constexpr (Reduction::smem_bytes > 0) {  // warps split along k: sums meet in the operands' space
@@ -192,13 +215,13 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     Epilog::apply(p.c, static_cast<int64_t>(row) * p.c_row_stride + static_cast<int64_t>(col) * p.c_col_stride, row,
                   v, p.ep);
   };
+  const int32_t m0 = bt.m0, n0 = bt.n0, split = bt.split;
   auto inside = [&](int r, int c) { return m0 + r < rows && n0 + c < p.n; };
   const bool c_col_major = p.c_row_stride == 1;  // consecutive threads on consecutive elements of C
   // split K: this block's slice of the workspace, and where sum (r, c) of
   // slice `of` lies: in C's order (rows x ws_stride row-major, or
   // ws_stride columns of `rows` for a column-major C), so that a walk in
   // C's order coalesces on both
-  const int32_t split = s.k_splits > 1 ? static_cast<int32_t>((blockIdx.x / p.n_blocks) % s.k_splits) : 0;
   auto slot = [&](int32_t of, int r, int c) {
     const int64_t at = c_col_major ? static_cast<int64_t>(n0 + c) * rows + (m0 + r)
                                    : static_cast<int64_t>(m0 + r) * s.ws_stride + (n0 + c);
@@ -214,7 +237,7 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
   __shared__ int last;
   auto last_of_tile = [&]() {
     __syncthreads();
-    int32_t* counter = s.counters + static_cast<int64_t>(row_block) * s.counter_stride + n_block;
+    int32_t* counter = s.counters + static_cast<int64_t>(bt.row_block) * s.counter_stride + bt.n_block;
     if (tid == 0) {
       __threadfence();  // the block's slice stores, before the count
       last = atomicAdd(counter, 1) == s.k_splits - 1;
@@ -258,10 +281,18 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
       c = c_col_major ? g / (StageM / run) : (g % (StageN / run)) * run;
     };
     auto whole = [&](int r, int c) { return inside(r + (run - 1) * dr, c + (run - 1) * dc); };
-    auto tile_run = [&](int r, int c, float (&v)[run]) {
+    // run (r, c) of a staged tile `t` (this block's, or another's of its
+    // cluster): down a column, one 16-byte load (ld and r are multiples of 4)
+    auto run_of = [&](const float* t, int r, int c, float (&v)[run]) {
+      if (c_col_major) {
+        const float4 q = *reinterpret_cast<const float4*>(t + c * ld + r);
+        v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+      } else {
 #pragma unroll
-      for (int j = 0; j < run; ++j) v[j] = tile[(c + j * dc) * ld + r + j * dr];
+        for (int j = 0; j < run; ++j) v[j] = t[(c + j) * ld + r];
+      }
     };
+    auto tile_run = [&](int r, int c, float (&v)[run]) { run_of(tile, r, c, v); };
     // a slice's run as one 16-byte access: every run starts on 16 bytes
     // where C's contiguous extent in the workspace is a multiple of 4
     const bool ws_vec = c_col_major ? rows % run == 0 : s.ws_stride % run == 0 && s.ws_slice % run == 0;
@@ -289,6 +320,37 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     };
     if (s.k_splits == 1) {
       each_run(store_run);
+      return;
+    }
+    if (s.cluster) {
+      // split K in a cluster (its rank is the split): once every block's
+      // tile is staged, each block adds up its share of the tile's runs
+      // over the cluster's tiles, in rank order (the same sum whichever
+      // block finishes first), and runs the epilog on them. The slices'
+      // store, the count and the last block's walk of the whole tile are
+      // gone (docs/PERFORMANCE.md, "Split K in a cluster").
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+      cluster.sync();  // every block's tile is staged (release / acquire across the cluster)
+      const int share = (runs + s.k_splits - 1) / s.k_splits, end = min(runs, (split + 1) * share);
+#pragma unroll 1
+      for (int g = split * share + tid; g < end; g += threads) {
+        int r, c;
+        run_at(g, r, c);
+        float sum[run] = {};
+#pragma unroll 1
+        for (int32_t i = 0; i < s.k_splits; ++i) {
+          float v[run];
+          run_of(cluster.map_shared_rank(tile, static_cast<unsigned>(i)), r, c, v);
+#pragma unroll
+          for (int j = 0; j < run; ++j) sum[j] += v[j];
+        }
+        store_run(r, c, sum);
+      }
+      cluster.sync();  // no block leaves (freeing its tile) while another still reads it
+#else
+      __trap();  // clusters need sm_90 (the launch refuses them before)
+#endif
       return;
     }
     // split K: the tile into this block's slice
@@ -380,8 +442,9 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
-  const detail::block_tile bt = detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, p.w.k_tiles);
-  const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
+  const detail::block_tile bt =
+      detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, p.w.k_tiles, p.cluster != 0);
+  const int32_t row_block = bt.row_block, n0 = bt.n0;
   const int32_t s_begin = bt.step0, k_tiles = bt.steps;  // this block's steps
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   const bool vec = p.b_vector != 0;
@@ -435,7 +498,7 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
   // one (detail::finish_tensor_tile), else from the registers
   constexpr bool staged = detail::staged_tile_bytes<TileM, TileN> <= layout::smem_bytes;
   detail::finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(
-      acc, smem_raw, p, p, p.w.rows, row_block, n_block, m0, n0, warp, lane, tid);
+      acc, smem_raw, p, p, p.w.rows, bt, warp, lane, tid);
 }
 
 }  // namespace paisparse

@@ -45,7 +45,8 @@
 //                                              tile in shared memory first,
 //                                              walked in C's order by one
 //                                              loop (with k splits: through
-//                                              the workspace slices too)
+//                                              the workspace slices too, or
+//                                              shared by a cluster's blocks)
 //
 // Every k step is multiplied, even one whose W tile is empty: skipping it
 // takes a branch the compiler cannot see to be uniform over the warpgroup,
@@ -156,8 +157,9 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, 
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32, lane = tid % 32;
-  const detail::block_tile bt = detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, p.w.k_tiles);
-  const int32_t n_block = bt.n_block, row_block = bt.row_block, n0 = bt.n0, m0 = bt.m0;
+  const detail::block_tile bt =
+      detail::block_tile_of<TileM, TileN>(p.n_blocks, p.k_splits, p.w.k_tiles, p.cluster != 0);
+  const int32_t row_block = bt.row_block, n0 = bt.n0;
   const int32_t s_begin = bt.step0, k_tiles = bt.steps;  // this block's steps
   const int64_t tile0 = static_cast<int64_t>(row_block) * p.w.k_tiles + s_begin;
   auto wait = [](uint64_t* bar, int32_t use) {  // for the use-th phase of a stage's barrier to complete
@@ -240,8 +242,7 @@ __global__ void __launch_bounds__(Threads, (spmm_wgmma_min_blocks<TileM, TileN, 
   // the epilog through an fp32 tile where the stages were (before the barriers)
   static_assert(detail::staged_tile_bytes<TileM, TileN> <= layout::barrier_offset,
                 "spmm_wgmma_kernel: no room to stage the sums");
-  detail::finish_tensor_tile<Reduction, Epilog, TileM, TileN>(acc, smem, p, p, p.w.rows, row_block, n_block, m0, n0,
-                                                              warp, lane, tid);
+  detail::finish_tensor_tile<Reduction, Epilog, TileM, TileN>(acc, smem, p, p, p.w.rows, bt, warp, lane, tid);
 #else
   (void)p;
   (void)b_map;

@@ -8,7 +8,8 @@
 //
 // A row's partial sums across k steps stay in those registers; no shuffle
 // or shared stage follows (split K adds the blocks' sums up through
-// workspace slices: detail::finish_tensor_tile).
+// workspace slices, or over a cluster's shared memory:
+// detail::finish_tensor_tile).
 #pragma once
 
 #include <cstdint>

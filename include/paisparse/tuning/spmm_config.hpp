@@ -39,7 +39,10 @@
 //     spmm.tc.m64.n32.k64.w2x2.s4.Bc.Cc
 //             |   |   |   |    |  |  `-- C layout
 //             |   |   |   |    |  `----- B layout: Br row-major, Bc column-major
-//             |   |   |   |    `-------- k splits: blocks sharing a tile of C's k steps
+//             |   |   |   |    `-------- k splits: blocks sharing a tile of C's k steps,
+//             |   |   |   |              s<splits> adding up through workspace slices in
+//             |   |   |   |              global memory, c<splits> (spmm.wg, 2..8) in a
+//             |   |   |   |              thread block cluster's shared memory
 //             |   |   |   `------------- warps over rows x warps over columns, and
 //             |   |   |                  x warps over k when a k step is split
 //             |   |   |                  among groups of warps (w2x2x2)
@@ -244,6 +247,10 @@ inline constexpr spmm_tensor_tile spmm_wgmma_tiles[] = {PAISPARSE_SPMM_WGMMA_TIL
 /// tiled in core matrices).
 enum class spmm_b_access { rows, gather, panel, tensor, window, fragment, wgmma };
 
+/// The most k splits whose blocks add up in a thread block cluster (the
+/// portable cluster size).
+inline constexpr int32_t max_cluster_splits = 8;
+
 inline const char* to_string(spmm_b_access a) {
   return a == spmm_b_access::rows     ? "rows"
          : a == spmm_b_access::gather ? "gather"
@@ -386,6 +393,11 @@ struct spmm_config {
   int32_t panel_rows = 0;   // panel kernels: rows of B per staged panel
   int32_t group_items = 0;  // panel kernels: items per block
   int32_t k_splits = 1;     // tensor-core kernels: blocks sharing one tile of C (1 for the others)
+  bool k_cluster = false;   // k_splits > 1 (spmm.wg): the tile's blocks add up in a cluster, not in slices
+
+  /// Workspace slices the configuration's schedule needs: k_splits where the
+  /// blocks of a tile add up through global memory, else none (1).
+  int32_t workspace_slices() const { return kernel.tensor_tiled() && k_splits > 1 && !k_cluster ? k_splits : 1; }
 
   /// Br, Bt, Bc, Pr<R>x<G> or Pc<R>x<G> (see the header comment).
   std::string b_tag() const {
@@ -418,7 +430,7 @@ struct spmm_config {
                                                      : "spmm.tf.m")
          << t.m << ".n" << t.n << ".k" << t.k << ".w" << t.warps_m << "x" << t.warps_n;
       if (t.warps_k > 1) os << "x" << t.warps_k;
-      os << ".s" << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
+      os << (k_cluster ? ".c" : ".s") << k_splits << '.' << b_tag() << '.' << (c_layout == dense_layout::row_major ? "Cr" : "Cc");
       return os.str();
     }
     if (kernel.access == spmm_b_access::window) {
@@ -435,7 +447,7 @@ struct spmm_config {
   friend bool operator==(const spmm_config& a, const spmm_config& b) {
     return a.kernel == b.kernel && a.segment_cap == b.segment_cap && a.order == b.order &&
            a.b_layout == b.b_layout && a.c_layout == b.c_layout && a.panel_rows == b.panel_rows &&
-           a.group_items == b.group_items && a.k_splits == b.k_splits;
+           a.group_items == b.group_items && a.k_splits == b.k_splits && a.k_cluster == b.k_cluster;
   }
   friend bool operator!=(const spmm_config& a, const spmm_config& b) { return !(a == b); }
 
@@ -560,9 +572,13 @@ struct spmm_config {
                                       << "1 or 2 row tiles of 16 per warp, 16..128 columns in 16s and at most 128 "
                                       << "per warp over its rows, a power of two of 16-deep slices per group along "
                                       << "k, at most 16 warps)");
-    const int splits = num(f[6], 's');
+    const bool cluster = !f[6].empty() && f[6][0] == 'c';
+    const int splits = num(f[6], cluster ? 'c' : 's');
     PAISPARSE_EXPECTS(splits >= 1 && splits <= 1024,
                       "spmm config '" << s << "': k splits " << splits << ", expected 1..1024");
+    PAISPARSE_EXPECTS(!cluster || (wg && splits >= 2 && splits <= max_cluster_splits),
+                      "spmm config '" << s << "': field '" << f[6] << "': k splits in a cluster (c<splits>) are "
+                                      << "2.." << max_cluster_splits << ", for the spmm.wg kernels");
     PAISPARSE_EXPECTS(f[7] == "Br" || f[7] == "Bc",
                       "spmm config '" << s << "': B field '" << f[7] << "' should be Br or Bc");
     PAISPARSE_EXPECTS(!wg || f[7] == "Bc", "spmm config '" << s << "': B field '" << f[7]
@@ -572,6 +588,7 @@ struct spmm_config {
     spmm_config c;
     c.kernel = wg ? spmm_kernel_key::wgmma(t) : spmm_kernel_key::tensor(t, fragment);
     c.k_splits = splits;
+    c.k_cluster = cluster;
     c.b_layout = f[7] == "Br" ? dense_layout::row_major : dense_layout::col_major;
     c.c_layout = f[8] == "Cr" ? dense_layout::row_major : dense_layout::col_major;
     return c;
@@ -669,6 +686,9 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
     why = "panel rows and items per block are set for (and only for) the panel kernels";
   if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && !c.kernel.tensor_tiled())))
     why = "k splits are 1, but for the tensor-core kernels (1 or more)";
+  if (why.empty() && c.k_cluster &&
+      (c.kernel.access != spmm_b_access::wgmma || c.k_splits < 2 || c.k_splits > max_cluster_splits))
+    why = "k splits in a cluster are 2.." + std::to_string(max_cluster_splits) + ", for the spmm.wg kernels";
   return why;
 }
 
@@ -769,6 +789,34 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
   return out;
 }
 
+/// K splits worth trying in a cluster for an spmm.wg kernel (each also
+/// tried through slices when spmm_tensor_splits offers it). A cluster's
+/// blocks start together, so a grid whose clusters do not all fit the GPU
+/// at once runs the rest in a second wave, a whole k loop later: on the
+/// H100, 4096 x 11008 at 90%, N = 128, the 128 x 128 block took 57.2 us in
+/// clusters of 4 and 41.8 us in four slices (docs/PERFORMANCE.md, "Split K
+/// in a cluster"). `clusters(c)`: clusters of c blocks the GPU holds at once
+/// (the tuner asks the CUDA occupancy API). So: the most splits m (2 ..
+/// max_cluster_splits, each split 2 k steps at least) whose clusters all
+/// fit at once, and the splits of spmm_tensor_splits below m. n <= 0: 3
+/// (for the tests).
+inline std::vector<int32_t> spmm_cluster_splits(const spmm_kernel_key& k, const row_stats& s, int64_t wave,
+                                                int32_t n, const std::function<int64_t(int32_t)>& clusters) {
+  if (k.access != spmm_b_access::wgmma) return {};
+  const int64_t k_steps = (static_cast<int64_t>(s.cols) + k.tile.k - 1) / k.tile.k;
+  if (n <= 0) return k_steps >= 3 ? std::vector<int32_t>{3} : std::vector<int32_t>{};
+  const int64_t tiles = (static_cast<int64_t>(s.rows) + k.tile.m - 1) / k.tile.m *
+                        ((static_cast<int64_t>(n) + k.tile.n - 1) / k.tile.n);
+  int32_t most = 1;
+  for (int32_t c = 2; c <= max_cluster_splits && c <= k_steps / 2; ++c)
+    if (tiles <= clusters(c)) most = c;
+  std::vector<int32_t> out;
+  for (int32_t c : spmm_tensor_splits(k, s, wave, n))
+    if (c >= 2 && c < most) out.push_back(c);
+  if (most >= 2) out.push_back(most);
+  return out;
+}
+
 /// Whether a name filter (a substring, as tune_options::filter) can keep
 /// some configuration of tensor-core key `k` in layouts b and c on a weight
 /// of `cols` columns, whatever its k split (spmm_tensor_splits offers 1 to
@@ -779,10 +827,12 @@ inline bool spmm_filter_may_keep(const spmm_kernel_key& k, dense_layout b, dense
   if (filter.empty()) return true;
   const int64_t k_steps = (static_cast<int64_t>(cols) + k.tile.k - 1) / k.tile.k;
   spmm_config config{k, 0, item_order::longest_first, b, c};
-  for (int64_t s = 1; s <= std::max<int64_t>(3, k_steps); ++s) {
-    config.k_splits = static_cast<int32_t>(s);
-    if (config.name().find(filter) != std::string::npos) return true;
-  }
+  for (int64_t s = 1; s <= std::max<int64_t>(3, k_steps); ++s)
+    for (bool cluster : {false, true}) {
+      config.k_splits = static_cast<int32_t>(s);
+      config.k_cluster = cluster;
+      if (config.name().find(filter) != std::string::npos) return true;
+    }
   return false;
 }
 
@@ -795,12 +845,15 @@ inline schedule_params spmm_schedule_params(const spmm_config& c, int value_byte
 /// one chunk) and the given layouts: kernel keys x segment caps x item
 /// orders, and for column-major B both the staged (Bt) and the gather (Bc)
 /// kernels. tensor_wave(key), when given: blocks of a tensor-core kernel the
-/// GPU holds at once (else resident_threads / its block size).
+/// GPU holds at once (else resident_threads / its block size);
+/// cluster_wave(key, c), when given: clusters of c blocks of an spmm.wg
+/// kernel the GPU holds at once (else that wave / c).
 inline std::vector<spmm_config> spmm_space(
     int value_bytes, const row_stats& s, int64_t resident_threads, int32_t n, dense_layout b_layout,
     dense_layout c_layout, const std::vector<index_kind>& index_kinds = {index_kind::u16, index_kind::i32},
     const std::vector<item_order>& orders = {item_order::longest_first, item_order::row_order},
-    const std::function<int64_t(const spmm_kernel_key&)>& tensor_wave = {}) {
+    const std::function<int64_t(const spmm_kernel_key&)>& tensor_wave = {},
+    const std::function<int64_t(const spmm_kernel_key&, int32_t)>& cluster_wave = {}) {
   std::vector<spmm_config> out;
   for (const auto& k : spmm_kernel_keys()) {
     if (b_layout == dense_layout::row_major &&
@@ -811,8 +864,14 @@ inline std::vector<spmm_config> spmm_space(
     if (k.tensor_tiled()) {  // no cap, no order (tiles, not items): k splits
       if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
       const int64_t wave = tensor_wave ? tensor_wave(k) : resident_threads / k.block_threads;
+      spmm_config c{k, 0, item_order::longest_first, b_layout, c_layout};
       for (int32_t splits : spmm_tensor_splits(k, s, wave, n)) {
-        spmm_config c{k, 0, item_order::longest_first, b_layout, c_layout};
+        c.k_splits = splits;
+        out.push_back(c);
+      }
+      c.k_cluster = true;  // spmm.wg: splits that add up in a cluster
+      auto clusters = [&](int32_t size) { return cluster_wave ? cluster_wave(k, size) : wave / size; };
+      for (int32_t splits : spmm_cluster_splits(k, s, wave, n, clusters)) {
         c.k_splits = splits;
         out.push_back(c);
       }

@@ -77,7 +77,7 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
                                           "this build or GPU has none");
       return spmm_schedule<T>(build_tiled_weight(w, config.kernel.tile.m, config.kernel.tile.k, 0,
                                                  wg ? tile_layout::core_matrices : tile_layout::padded_rows),
-                              max_n, config.k_splits);
+                              max_n, config.workspace_slices());
     } else {
       PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
       return spmm_schedule<T>();
@@ -85,7 +85,7 @@ spmm_schedule<T> make_spmm_schedule(const host_csr<T, int32_t>& w, const spmm_co
   }
   if (config.kernel.access == spmm_b_access::fragment) {
     if constexpr (sizeof(T) == 2) {
-      return spmm_schedule<T>(build_fragment_weight(w), max_n, config.k_splits);
+      return spmm_schedule<T>(build_fragment_weight(w), max_n, config.workspace_slices());
     } else {
       PAISPARSE_FAIL("spmm config " << config.name() << ": the tensor-core kernels take fp16 or bf16 values");
       return spmm_schedule<T>();
@@ -115,7 +115,7 @@ inline auto spmm_schedule_key(const spmm_config& c) {
                          c.kernel.vec_bytes, c.segment_cap,
                          static_cast<int>(c.order), c.panel_rows, c.group_items,
                          tiled ? c.kernel.tile.m : 0, tiled ? c.kernel.tile.k : 0,
-                         c.kernel.tensor_tiled() && c.k_splits > 1 ? c.k_splits : 1);  // workspace slices
+                         c.workspace_slices());
 }
 
 /// One SpMM call with an already resolved kernel: stages B when the
@@ -145,6 +145,7 @@ void spmm_execute(const spmm_config& config, spmm_launch_fn<T> launch, const spm
   }
   a.panel_rows = config.panel_rows;
   a.k_splits = config.k_splits;
+  a.k_cluster = config.k_cluster;
   a.c = c.data;
   a.c_row_stride = c.layout == dense_layout::row_major ? c.ld : 1;
   a.c_col_stride = c.layout == dense_layout::row_major ? 1 : c.ld;

@@ -45,6 +45,7 @@ struct spmm_launch_args {
   bool b_row_major = true;
   int32_t panel_rows = 0;                        // panel kernels: the configuration's panel height
   int32_t k_splits = 1;                          // tensor-core kernels: blocks sharing a tile of C
+  bool k_cluster = false;                        // k_splits > 1: the tile's blocks add up in a cluster
   T* c = nullptr;                                // C(m, n) at c[m * c_row_stride + n * c_col_stride]
   int64_t c_row_stride = 0, c_col_stride = 0;
   int32_t n = 0;
@@ -66,6 +67,10 @@ struct spmm_kernel_entry {
   /// kernel one SM holds at once for that B layout (CUDA occupancy API), for
   /// the tuner's k splits; null for the other kernels.
   int (*resident_blocks)(bool b_row_major) = nullptr;
+  /// spmm.wg kernels: clusters of `size` blocks the GPU holds at once
+  /// (CUDA occupancy API), for the tuner's splits in a cluster; null for
+  /// the other kernels.
+  int (*resident_clusters)(int size) = nullptr;
 };
 
 namespace detail {
@@ -172,6 +177,27 @@ int resident_blocks(Kernel kernel, int threads, int bytes) {
   return blocks;
 }
 
+/// Clusters of `size` blocks of `kernel` (threads each, `bytes` of dynamic
+/// shared memory) the GPU holds at once.
+template <class Tag, class Kernel>
+int resident_clusters(Kernel kernel, int threads, int bytes, int size) {
+  allow_dynamic_smem<Tag>(kernel, bytes);
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>(size));
+  cfg.blockDim = dim3(static_cast<unsigned>(threads));
+  cfg.dynamicSmemBytes = static_cast<std::size_t>(bytes);
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeClusterDimension;
+  attr[0].val.clusterDim.x = static_cast<unsigned>(size);
+  attr[0].val.clusterDim.y = 1;
+  attr[0].val.clusterDim.z = 1;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  int clusters = 0;
+  PAISPARSE_CUDA_TRY(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
+  return clusters;
+}
+
 /// Whether B and its ld are 16-byte aligned: what cp.async and the TMA
 /// need to read it in 16-byte pieces.
 template <class T>
@@ -200,6 +226,12 @@ void fill_split_k(split_k_tables& p, const spmm_launch_args<T>& a) {
   PAISPARSE_EXPECTS(a.k_splits >= 1, "spmm: k splits = " << a.k_splits << ", expected >= 1");
   p.k_splits = a.k_splits;
   if (a.k_splits == 1) return;
+  if (a.k_cluster) {  // the blocks of a tile add up in their cluster: no tables
+    PAISPARSE_EXPECTS(a.k_splits <= max_cluster_splits,
+                      "spmm: " << a.k_splits << " k splits in a cluster, expected 2.." << max_cluster_splits);
+    p.cluster = 1;
+    return;
+  }
   const spmm_schedule<T>& w = *a.weight;
   PAISPARSE_EXPECTS(w.tile_workspace() != nullptr && a.k_splits <= w.tile_split_slices() && a.n <= w.max_n(),
                     "spmm: " << a.k_splits << " k splits need a weight built with split-K tables for "
@@ -226,8 +258,9 @@ void launch_tensor_tiles(Kernel kernel, int threads, int smem_bytes, const spmm_
   const int64_t grid = row_blocks * p.n_blocks * a.k_splits;
   PAISPARSE_EXPECTS(grid <= std::numeric_limits<int32_t>::max(),
                     "spmm: " << grid << " blocks exceed the grid limit; use a taller tensor-core block");
-  PAISPARSE_CUDA_TRY(launch_kernel(kernel, static_cast<unsigned>(grid), threads, static_cast<std::size_t>(smem_bytes),
-                                   st, a.overlap, p, more...));
+  PAISPARSE_CUDA_TRY(launch_kernel_in_clusters(kernel, static_cast<unsigned>(grid), threads,
+                                               static_cast<std::size_t>(smem_bytes), st, a.overlap,
+                                               p.cluster ? static_cast<unsigned>(a.k_splits) : 1u, p, more...));
 }
 
 /// Whether this program's kernels were compiled for sm_90a and run on a GPU
@@ -303,6 +336,7 @@ CUtensorMap b_tensor_map(const T* b, int64_t k, int64_t n, int64_t ldb, int box_
 template <class Derived, class T>
 struct tensor_composition_base {
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
+    PAISPARSE_EXPECTS(!a.k_cluster, "spmm: k splits in a cluster are for the spmm.wg kernels only");
     if (a.b_row_major) Derived::template run<true>(a, st);
     else Derived::template run<false>(a, st);
   }
@@ -406,6 +440,10 @@ struct spmm_wgmma_composition {
 
   static int resident_blocks(bool) {
     return detail::resident_blocks<spmm_wgmma_composition>(kernel(), threads, smem_bytes);
+  }
+
+  static int resident_clusters(int size) {
+    return detail::resident_clusters<spmm_wgmma_composition>(kernel(), threads, smem_bytes, size);
   }
 };
 
@@ -548,7 +586,7 @@ void add_spmm_wgmma_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_wgmma_tiles[Tile];
   if constexpr (space::spmm_wgmma && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_wgmma_shape_ok(t)) {
     using C = spmm_wgmma_composition<T, t.m, t.n, t.k>;
-    out.push_back({spmm_kernel_key::wgmma(t), &C::launch, &C::resident_blocks});
+    out.push_back({spmm_kernel_key::wgmma(t), &C::launch, &C::resident_blocks, &C::resident_clusters});
   }
 }
 

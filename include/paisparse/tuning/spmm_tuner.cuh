@@ -107,6 +107,19 @@ std::function<int64_t(const spmm_kernel_key&)> spmm_tensor_wave(dense_layout b) 
     return sms * blocks(b == dense_layout::row_major);
   };
 }
+
+/// For spmm_space: clusters of c blocks of an spmm.wg kernel the GPU holds
+/// at once (occupancy API), so that the splits tried in a cluster run in
+/// one wave.
+template <class T>
+std::function<int64_t(const spmm_kernel_key&, int32_t)> spmm_cluster_wave() {
+  return [](const spmm_kernel_key& k, int32_t size) -> int64_t {
+    if (!wgmma_compiled()) return 0;  // no spmm.wg kernel runs here (the tuner leaves them out)
+    const auto clusters = find_spmm_entry<T>(k).resident_clusters;
+    PAISPARSE_EXPECTS(clusters != nullptr, "spmm kernel " << spmm_config{k}.name() << " has no cluster occupancy query");
+    return clusters(size);
+  };
+}
 }  // namespace detail
 
 /// Tunes SpMM for `w` and n columns (the plan then runs any N up to n) with
@@ -126,8 +139,12 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   auto tensor_wave = [&, wave = detail::spmm_tensor_wave<T>(layouts.b)](const spmm_kernel_key& k) -> int64_t {
     return spmm_filter_may_keep(k, layouts.b, layouts.c, w.cols(), opt.filter) ? wave(k) : 1;
   };
+  auto cluster_wave = [&, wave = detail::spmm_cluster_wave<T>()](const spmm_kernel_key& k, int32_t size) -> int64_t {
+    return spmm_filter_may_keep(k, layouts.b, layouts.c, w.cols(), opt.filter) ? wave(k, size) : 1;
+  };
   std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
-                                              layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave);
+                                              layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave,
+                                              cluster_wave);
   space.erase(std::remove_if(space.begin(), space.end(),
                              [&](const spmm_config& c) {
                                return (!opt.filter.empty() && c.name().find(opt.filter) == std::string::npos) ||
@@ -144,10 +161,12 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   // candidate does (a workspace slice per split). The plan keeps the
   // tables its kernel needs.
   int32_t most_splits = 2;
-  for (const spmm_config& c : space)
-    if (c.kernel.tensor_tiled()) most_splits = std::max(most_splits, c.k_splits);
+  for (const spmm_config& c : space) most_splits = std::max(most_splits, c.workspace_slices());
   auto build_config = [most_splits](spmm_config c) {
-    if (c.kernel.tensor_tiled()) c.k_splits = most_splits;
+    if (c.kernel.tensor_tiled()) {
+      c.k_splits = most_splits;
+      c.k_cluster = false;
+    }
     return c;
   };
   auto sched_key = [&](const spmm_config& c) { return spmm_schedule_key(build_config(c)); };
@@ -200,7 +219,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
                                         relative_tolerance<T>(), sched_key, build, runner, error_of, bytes);
   const spmm_config winner = best >= 0 ? result.candidates[static_cast<std::size_t>(best)].config : spmm_config{};
   detail::finish_table(result.candidates, best, result.budget_exhausted, "tune_spmm");
-  if (winner.kernel.tensor_tiled()) best_schedule.resize_tile_split_tables(winner.k_splits);
+  if (winner.kernel.tensor_tiled()) best_schedule.resize_tile_split_tables(winner.workspace_slices());
   result.plan = spmm_plan<T>(winner, std::move(best_schedule));
   result.seconds = elapsed();
   return result;
