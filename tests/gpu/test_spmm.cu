@@ -673,6 +673,36 @@ TEST(SpmmTunerOptions, TimeBudgetStopsEarlyAndSaysSo) {
   EXPECT_NE(table.str().find("time budget reached"), std::string::npos);
 }
 
+/// The tuner's split-K tests: a 256 x 3000 fp16 weight at 20% (47 k steps
+/// of 64, 4 row tiles of 64), N = 32, B and C on the device (column-major),
+/// and the float64 reference of W B.
+struct split_k_case {
+  static constexpr int32_t n = 32;
+  host_csr<__half> w;
+  std::vector<__half> hb;
+  reference_result ref;
+  device_buffer<__half> db, dc;
+  explicit split_k_case(uint64_t seed)
+      : w(convert_values<__half>(random_csr<float>(256, 3000, 0.2, row_distribution::lognormal, 0.8, seed))),
+        hb(detail::random_vector<__half>(static_cast<std::size_t>(w.cols()) * n, seed + 763)),
+        ref(spmm_reference(w, host_dense_ref<__half>{&hb, dense_layout::col_major, w.cols()}, n)),
+        db(hb),
+        dc(static_cast<std::size_t>(w.rows()) * n) {}
+  dense_view<const __half> b() const { return col_major_view<const __half>(db.data(), db.size(), w.cols()); }
+  dense_view<__half> c() { return col_major_view<__half>(dc.data(), dc.size(), w.rows()); }
+  /// Runs `plan` on poisoned C and returns its relative error.
+  double error_of(const spmm_plan<__half>& plan) {
+    poison(dc);
+    plan.run(b(), c(), n);
+    return relative_error(compact_row_major(dc.to_host(), w.rows(), n, w.rows(), dense_layout::col_major), ref);
+  }
+  /// Launches `config` on `plan`'s schedule (the launcher's own checks).
+  void execute(const spmm_config& config, const spmm_plan<__half>& plan) {
+    spmm_execute(config, find_spmm_kernel<__half>(config.kernel), plan.schedule(), static_cast<__half*>(nullptr), 0,
+                 b(), c(), n, epilog_params<__half>{}, nullptr, false);
+  }
+};
+
 TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
   // the tuner builds each tile shape's schedule once, with split-K tables
   // for the most splits of any candidate; a winner that does not split K
@@ -681,10 +711,7 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
   if (!space::spmm_tensor && !space::spmm_fragment)
     GTEST_SKIP() << "built with PAISPARSE_SPMM_TENSOR=0 and PAISPARSE_SPMM_FRAGMENT=0";
   using T = __half;
-  const host_csr<T> w = convert_values<T>(random_csr<float>(256, 3000, 0.2, row_distribution::lognormal, 0.8, 14));
-  const int32_t n = 32;
-  const auto hb = detail::random_vector<T>(static_cast<std::size_t>(w.cols()) * n, 777);
-  const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, dense_layout::col_major, w.cols()}, n);
+  split_k_case t(14);
   for (const auto& [family, block] : {std::pair{spmm_b_access::tensor, ".tc.m64.n32.k64.w2x2.s"},
                                       std::pair{spmm_b_access::fragment, ".tf.m64.n32.k64.w4x1.s"}})
   for (bool split : {false, true}) {
@@ -694,7 +721,7 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
     opt.warmup = 0;
     opt.filter = block;  // one block shape, every split the space offers
     if (!split) opt.filter += "1.";
-    auto res = tune_spmm(w, n, {}, opt);
+    auto res = tune_spmm(t.w, t.n, {}, opt);
     ASSERT_EQ(res.plan.config().kernel.access, family);
     auto slices = [](const auto& plan) { return plan.config().k_splits > 1 ? plan.config().k_splits : 0; };
     EXPECT_EQ(res.plan.schedule().tile_split_slices(), slices(res.plan)) << res.plan.name();
@@ -704,28 +731,17 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
         if (c.config.k_splits > 1) names.push_back(c.config.name());
       ASSERT_FALSE(names.empty());
       opt.filter = names[0];
-      res = tune_spmm(w, n, {}, opt);
+      res = tune_spmm(t.w, t.n, {}, opt);
       ASSERT_GT(res.plan.config().k_splits, 1);
     }
     EXPECT_EQ(res.plan.schedule().tile_workspace() != nullptr, split) << res.plan.name();
     EXPECT_EQ(res.plan.schedule().tile_split_slices(), slices(res.plan)) << res.plan.name();
-    device_buffer<T> db(hb), dc(static_cast<std::size_t>(w.rows()) * n);
-    poison(dc);
-    res.plan.run(col_major_view<const T>(db.data(), db.size(), w.cols()),
-                 col_major_view<T>(dc.data(), dc.size(), w.rows()), n);
-    EXPECT_LE(relative_error(compact_row_major(dc.to_host(), w.rows(), n, w.rows(), dense_layout::col_major), ref),
-              relative_tolerance<T>())
-        << res.plan.name();
+    EXPECT_LE(t.error_of(res.plan), relative_tolerance<T>()) << res.plan.name();
     // more splits than the schedule has workspace slices for: refused before any launch
     spmm_config more = res.plan.config();
     more.k_splits = std::max(2, slices(res.plan) + 1);
-    expect_error(
-        [&] {
-          spmm_execute(more, find_spmm_kernel<T>(more.kernel), res.plan.schedule(), static_cast<T*>(nullptr), 0,
-                       col_major_view<const T>(db.data(), db.size(), w.cols()),
-                       col_major_view<T>(dc.data(), dc.size(), w.rows()), n, epilog_params<T>{}, nullptr, false);
-        },
-        {"k splits need a weight built with split-K tables for", "built for"});
+    expect_error([&] { t.execute(more, res.plan); },
+                 {"k splits need a weight built with split-K tables for", "built for"});
   }
 }
 
@@ -735,40 +751,25 @@ TEST(SpmmTunerOptions, ClusterSplitPlansNeedNoWorkspace) {
   if (!space::spmm_wgmma || !detail::wgmma_compiled())
     GTEST_SKIP() << "no spmm.wg kernels in this build or for this GPU (they need sm_90a)";
   using T = __half;
-  const host_csr<T> w = convert_values<T>(random_csr<float>(256, 3000, 0.2, row_distribution::lognormal, 0.8, 15));
-  const int32_t n = 32;
-  const auto hb = detail::random_vector<T>(static_cast<std::size_t>(w.cols()) * n, 778);
-  const auto ref = spmm_reference(w, host_dense_ref<T>{&hb, dense_layout::col_major, w.cols()}, n);
+  split_k_case t(15);
   tune_options opt;
   opt.reps = 2;
   opt.warmup = 0;
   opt.filter = ".wg.m64.n32.k64.w4x1.c";  // 4 tiles of C: every cluster size fits at once, 8 is offered
-  auto res = tune_spmm(w, n, {}, opt);
+  auto res = tune_spmm(t.w, t.n, {}, opt);
   ASSERT_TRUE(res.plan.config().k_cluster) << res.plan.name();
   EXPECT_EQ(res.plan.config().k_splits, max_cluster_splits);
   EXPECT_EQ(res.plan.schedule().tile_workspace(), nullptr);
   EXPECT_EQ(res.plan.schedule().tile_split_slices(), 0);
-  device_buffer<T> db(hb), dc(static_cast<std::size_t>(w.rows()) * n);
-  const auto b = col_major_view<const T>(db.data(), db.size(), w.cols());
-  const auto c = col_major_view<T>(dc.data(), dc.size(), w.rows());
-  for (int rep = 0; rep < 2; ++rep) {  // twice: no state is left behind between launches
-    poison(dc);
-    res.plan.run(b, c, n);
-    EXPECT_LE(relative_error(compact_row_major(dc.to_host(), w.rows(), n, w.rows(), dense_layout::col_major), ref),
-              relative_tolerance<T>())
-        << res.plan.name();
-  }
-  auto run = [&](const spmm_config& config) {
-    spmm_execute(config, find_spmm_kernel<T>(config.kernel), res.plan.schedule(), static_cast<T*>(nullptr), 0, b, c,
-                 n, epilog_params<T>{}, nullptr, false);
-  };
+  for (int rep = 0; rep < 2; ++rep)  // twice: no state is left behind between launches
+    EXPECT_LE(t.error_of(res.plan), relative_tolerance<T>()) << res.plan.name();
   spmm_config more = res.plan.config();
   more.k_splits = max_cluster_splits + 1;
-  expect_error([&] { run(more); }, {"9 k splits in a cluster, expected 2..8"});
+  expect_error([&] { t.execute(more, res.plan); }, {"9 k splits in a cluster, expected 2..8"});
   if (space::spmm_tensor) {  // the dense-tile kernels add up through slices only
     spmm_config tc = spmm_config::parse("spmm.tc.m64.n32.k64.w2x2.s2.Bc.Cc");
     tc.k_cluster = true;
-    expect_error([&] { run(tc); }, {"k splits in a cluster are for the spmm.wg kernels only"});
+    expect_error([&] { t.execute(tc, res.plan); }, {"k splits in a cluster are for the spmm.wg kernels only"});
   }
 }
 

@@ -138,10 +138,9 @@ __global__ void __launch_bounds__(Threads) spmm_fragment_kernel(spmm_fragment_pa
     }
   }
   // the epilog through a staged fp32 tile where the operands' space holds
-  // one (detail::finish_tensor_tile), else from the registers
-  constexpr bool staged = detail::staged_tile_bytes<TileM, TileN> <= layout::smem_bytes;
-  detail::finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(
-      acc, smem_raw, p, p, p.w.rows, bt, warp, lane, tid);
+  // one, else from the registers
+  detail::finish_tensor_block<Reduction, Epilog, TileM, TileN, layout::smem_bytes>(acc, smem_raw, p, p, p.w.rows, bt,
+                                                                                   warp, lane, tid);
 }
 
 }  // namespace paisparse

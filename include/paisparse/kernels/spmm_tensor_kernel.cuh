@@ -417,6 +417,19 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     if (inside(r, c)) store(m0 + r, n0 + c, slices_sum(r, c, v));
   });
 }
+
+/// finish_tensor_tile for a TileM x TileN block whose operands' shared
+/// memory is SmemBytes: through the staged tile where that space holds it,
+/// else from the registers (spmm.tc and spmm.tf; every spmm.wg block has the
+/// room).
+template <class Reduction, class Epilog, int TileM, int TileN, int SmemBytes, class T = typename Epilog::value_type>
+__device__ __forceinline__ void finish_tensor_block(typename Reduction::accumulators& acc, void* smem,
+                                                    const tensor_operands<T>& p, const split_k_tables& s,
+                                                    int32_t rows, const block_tile& bt, int warp, int lane, int tid) {
+  constexpr bool staged = staged_tile_bytes<TileM, TileN> <= SmemBytes;
+  finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(acc, smem, p, s, rows, bt, warp, lane,
+                                                                                tid);
+}
 }  // namespace detail
 
 /// Where a block's operands lie in its dynamic shared memory (16-bit
@@ -495,10 +508,9 @@ __global__ void __launch_bounds__(Threads) spmm_tensor_kernel(spmm_tensor_params
     }
   }
   // the epilog through a staged fp32 tile where the operands' space holds
-  // one (detail::finish_tensor_tile), else from the registers
-  constexpr bool staged = detail::staged_tile_bytes<TileM, TileN> <= layout::smem_bytes;
-  detail::finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(
-      acc, smem_raw, p, p, p.w.rows, bt, warp, lane, tid);
+  // one, else from the registers
+  detail::finish_tensor_block<Reduction, Epilog, TileM, TileN, layout::smem_bytes>(acc, smem_raw, p, p, p.w.rows, bt,
+                                                                                   warp, lane, tid);
 }
 
 }  // namespace paisparse
