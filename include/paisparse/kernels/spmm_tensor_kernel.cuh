@@ -276,9 +276,22 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     static_assert(StageM % run == 0 && StageN % run == 0, "finish_tensor_tile: a staged tile of whole runs");
     const int dr = c_col_major ? 1 : 0, dc = 1 - dr;  // from one element of a run to the next
     const int threads = static_cast<int>(blockDim.x);
-    auto run_at = [&](int g, int& r, int& c) {  // the first element of run g
-      r = c_col_major ? (g % (StageM / run)) * run : g / (StageN / run);
-      c = c_col_major ? g / (StageM / run) : (g % (StageN / run)) * run;
+    // The first element of run g. Down the columns of a column-major C, 32
+    // consecutive runs on consecutive rows. Along the rows of a row-major
+    // one, in blocks of 8 rows x 4 runs: a warp's loads of the (column-major)
+    // staged tile then meet 2-way bank conflicts, not the 16-way ones of 32
+    // runs along one row, and its stores still fill whole 32-byte sectors
+    // of C (docs/PERFORMANCE.md, "Split K in a cluster").
+    static_assert(StageM % 8 == 0 && StageN % (4 * run) == 0, "finish_tensor_tile: whole blocks of 8 x 4 runs");
+    auto run_at = [&](int g, int& r, int& c) {
+      if (c_col_major) {
+        r = (g % (StageM / run)) * run;
+        c = g / (StageM / run);
+      } else {
+        const int block = g / 32, in = g % 32, blocks_across = StageN / run / 4;
+        r = block / blocks_across * 8 + in / 4;
+        c = (block % blocks_across * 4 + in % 4) * run;
+      }
     };
     auto whole = [&](int r, int c) { return inside(r + (run - 1) * dr, c + (run - 1) * dc); };
     // run (r, c) of a staged tile `t` (this block's, or another's of its
