@@ -36,6 +36,17 @@ __device__ __forceinline__ void allow_dependent_launch() {
 #endif
 }
 
+/// The launch attribute for clusters of `size` consecutive blocks along x
+/// (the launch below and the tuner's cluster occupancy query).
+inline cudaLaunchAttribute cluster_attribute(unsigned size) {
+  cudaLaunchAttribute a{};
+  a.id = cudaLaunchAttributeClusterDimension;
+  a.val.clusterDim.x = size;
+  a.val.clusterDim.y = 1;
+  a.val.clusterDim.z = 1;
+  return a;
+}
+
 /// Launches `kernel` on `stream` with `smem` bytes of dynamic shared memory
 /// in clusters of `cluster` consecutive blocks along x (1: no cluster; sm_90
 /// and later); with `overlap`, with programmatic stream serialization (the
@@ -54,12 +65,7 @@ cudaError_t launch_kernel_in_clusters(void (*kernel)(Params...), dim3 grid, dim3
     attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[n++].val.programmaticStreamSerializationAllowed = 1;
   }
-  if (cluster > 1) {
-    attr[n].id = cudaLaunchAttributeClusterDimension;
-    attr[n].val.clusterDim.x = cluster;
-    attr[n].val.clusterDim.y = 1;
-    attr[n++].val.clusterDim.z = 1;
-  }
+  if (cluster > 1) attr[n++] = cluster_attribute(cluster);
   cfg.attrs = n > 0 ? attr : nullptr;
   cfg.numAttrs = n;
   return cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);

@@ -281,7 +281,8 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     // one, in blocks of 8 rows x 4 runs: a warp's loads of the (column-major)
     // staged tile then meet 2-way bank conflicts, not the 16-way ones of 32
     // runs along one row, and its stores still fill whole 32-byte sectors
-    // of C (docs/PERFORMANCE.md, "Split K in a cluster").
+    // of C (docs/PERFORMANCE.md, "A row-major C walks the staged tile in
+    // blocks").
     static_assert(StageM % 8 == 0 && StageN % (4 * run) == 0, "finish_tensor_tile: whole blocks of 8 x 4 runs");
     auto run_at = [&](int g, int& r, int& c) {
       if (c_col_major) {

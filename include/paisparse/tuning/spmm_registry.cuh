@@ -186,12 +186,8 @@ int resident_clusters(Kernel kernel, int threads, int bytes, int size) {
   cfg.gridDim = dim3(static_cast<unsigned>(size));
   cfg.blockDim = dim3(static_cast<unsigned>(threads));
   cfg.dynamicSmemBytes = static_cast<std::size_t>(bytes);
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = static_cast<unsigned>(size);
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = 1;
-  cfg.attrs = attr;
+  cudaLaunchAttribute attr = cluster_attribute(static_cast<unsigned>(size));
+  cfg.attrs = &attr;
   cfg.numAttrs = 1;
   int clusters = 0;
   PAISPARSE_CUDA_TRY(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));

@@ -135,12 +135,20 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   PAISPARSE_EXPECTS(opt.warmup >= 0, "tune_options::warmup = " << opt.warmup << ", expected >= 0");
 
   const row_stats stats = compute_row_stats(w);
-  // the occupancy API loads a kernel's module: asked only for the keys the filter may keep
+  // the occupancy API loads a kernel's module: asked only for the keys the
+  // filter may keep (worked out once per key, for blocks and clusters alike)
+  std::vector<std::pair<spmm_kernel_key, bool>> kept;
+  auto may_keep = [&](const spmm_kernel_key& k) {
+    for (const auto& [key, yes] : kept)
+      if (key == k) return yes;
+    kept.emplace_back(k, spmm_filter_may_keep(k, layouts.b, layouts.c, w.cols(), opt.filter));
+    return kept.back().second;
+  };
   auto tensor_wave = [&, wave = detail::spmm_tensor_wave<T>(layouts.b)](const spmm_kernel_key& k) -> int64_t {
-    return spmm_filter_may_keep(k, layouts.b, layouts.c, w.cols(), opt.filter) ? wave(k) : 1;
+    return may_keep(k) ? wave(k) : 1;
   };
   auto cluster_wave = [&, wave = detail::spmm_cluster_wave<T>()](const spmm_kernel_key& k, int32_t size) -> int64_t {
-    return spmm_filter_may_keep(k, layouts.b, layouts.c, w.cols(), opt.filter) ? wave(k, size) : 1;
+    return may_keep(k) ? wave(k, size) : 1;
   };
   std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
                                               layouts.b, layouts.c, opt.index_kinds, opt.orders, tensor_wave,
