@@ -455,6 +455,10 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
   EXPECT_EQ(spmm_config::parse("spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cc").kernel.tile.k, 256);
   EXPECT_NE(parse_error("spmm.wg.m64.n32.k32.w4x1.s1.Bc.Cc").find("k steps a multiple of 64"), std::string::npos);
   EXPECT_NE(parse_error("spmm.wg.m64.n32.k96.w4x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
+  // three warpgroups over 192 rows, in k steps of 64 only (deeper stages would not fit shared memory)
+  EXPECT_EQ(spmm_config::parse("spmm.wg.m192.n128.k64.w12x1.c2.Bc.Cc").kernel.tile.warps_m, 12);
+  EXPECT_NE(parse_error("spmm.wg.m192.n128.k128.w12x1.s1.Bc.Cc").find("exactly 64 with 192 rows"), std::string::npos);
+  EXPECT_NE(parse_error("spmm.wg.m256.n64.k64.w16x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
   // k splits in a cluster: c<splits>, 2..8, spmm.wg only; no workspace slices
   {
     const spmm_config cl = spmm_config::parse("spmm.wg.m128.n128.k64.w8x1.c4.Bc.Cc");

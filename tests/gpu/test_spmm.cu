@@ -374,12 +374,12 @@ TYPED_TEST(SpmmApi, EpilogAlphaBetaBiasActivation) {
                                    "spmm.tf.m64.n16.k64.w2x1x2.s1.Bc.Cr"});
   // the warpgroup kernels' epilog, staged through shared memory: one k split (both C layouts, the
   // largest and a k256 block), the last block of a split tile (both C layouts), and the blocks of a
-  // cluster, each on its share of the tile (both C layouts)
+  // cluster, each on its share of the tile (both C layouts; three warpgroups over 192 rows)
   if (sizeof(T) == 2 && space::spmm_wgmma && detail::wgmma_compiled())
     configs.insert(configs.end(), {"spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cc", "spmm.wg.m128.n128.k64.w8x1.s1.Bc.Cr",
                                    "spmm.wg.m64.n16.k256.w4x1.s1.Bc.Cr", "spmm.wg.m64.n32.k128.w4x1.s2.Bc.Cc",
                                    "spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cr", "spmm.wg.m128.n128.k64.w8x1.c4.Bc.Cr",
-                                   "spmm.wg.m64.n32.k128.w4x1.c3.Bc.Cc"});
+                                   "spmm.wg.m64.n32.k128.w4x1.c3.Bc.Cc", "spmm.wg.m192.n128.k64.w12x1.c2.Bc.Cr"});
   uint64_t seed = 777;
   for (const auto& m : matrix_set()) {
     const host_csr<T> w = convert_values<T>(m.w);

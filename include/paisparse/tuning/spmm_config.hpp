@@ -187,8 +187,8 @@
 #ifndef PAISPARSE_SPMM_WGMMA_TILES  // {rows, columns, k step, rows / 16, 1} per block
 #define PAISPARSE_SPMM_WGMMA_TILES \
   {64, 16, 64, 4, 1}, {64, 32, 64, 4, 1}, {64, 64, 64, 4, 1}, {64, 128, 64, 4, 1}, {128, 64, 64, 8, 1}, \
-      {128, 128, 64, 8, 1}, {64, 16, 128, 4, 1}, {64, 32, 128, 4, 1}, {64, 128, 128, 4, 1}, {128, 64, 128, 8, 1}, \
-      {64, 16, 256, 4, 1}, {64, 32, 256, 4, 1}
+      {128, 128, 64, 8, 1}, {192, 128, 64, 12, 1}, {64, 16, 128, 4, 1}, {64, 32, 128, 4, 1}, {64, 128, 128, 4, 1}, \
+      {128, 64, 128, 8, 1}, {64, 16, 256, 4, 1}, {64, 32, 256, 4, 1}
 #endif
 
 namespace paisparse {
@@ -292,12 +292,15 @@ constexpr bool spmm_fragment_shape_ok(const spmm_tensor_tile& t) {
 }
 
 /// Whether a warpgroup tensor-core block shape is one the kernel can take:
-/// 64 or 128 rows with a warpgroup (4 warps over rows) per 64, 16, 32, 64
-/// or 128 columns (one wgmma's N), k steps a multiple of 64 (B comes in
-/// 128-byte-swizzled pieces of 64), a tile whose places fit 16 bits.
+/// 64, 128 or 192 rows with a warpgroup (4 warps over rows) per 64, 16, 32,
+/// 64 or 128 columns (one wgmma's N), k steps a multiple of 64 (B comes in
+/// 128-byte-swizzled pieces of 64), a tile whose places fit 16 bits. The
+/// 192-row blocks take k steps of 64 only: three stages of deeper ones
+/// would not fit an SM's shared memory.
 constexpr bool spmm_wgmma_shape_ok(const spmm_tensor_tile& t) {
-  return (t.m == 64 || t.m == 128) && t.warps_m == t.m / 16 && t.warps_n == 1 && t.warps_k == 1 &&
-         (t.n == 16 || t.n == 32 || t.n == 64 || t.n == 128) && t.k % 64 == 0 && t.m * (t.k + 8) <= 65536;
+  return (t.m == 64 || t.m == 128 || (t.m == 192 && t.k == 64)) && t.warps_m == t.m / 16 && t.warps_n == 1 &&
+         t.warps_k == 1 && (t.n == 16 || t.n == 32 || t.n == 64 || t.n == 128) && t.k % 64 == 0 &&
+         t.m * (t.k + 8) <= 65536;
 }
 
 /// Which shapes the registry compiles (and the space enumerates): teams of
@@ -557,8 +560,9 @@ struct spmm_config {
     PAISPARSE_EXPECTS(!wg || spmm_wgmma_shape_ok(t),
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
                                       << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
-                                      << " warps is not a warpgroup tensor-core shape (64 or 128 rows with 4 warps "
-                                      << "over each 64, 16, 32, 64 or 128 columns, k steps a multiple of 64)");
+                                      << " warps is not a warpgroup tensor-core shape (64, 128 or 192 rows with 4 warps "
+                                      << "over each 64, 16, 32, 64 or 128 columns, k steps a multiple of 64, "
+                                      << "exactly 64 with 192 rows)");
     PAISPARSE_EXPECTS(fragment || wg || spmm_tensor_shape_ok(t),
                       "spmm config '" << s << "': block " << t.m << " x " << t.n << " x " << t.k << " with "
                                       << t.warps_m << " x " << t.warps_n << " x " << t.warps_k
