@@ -219,9 +219,9 @@ TEST(SpmmSpace, EnumeratesKeysTimesCapsTimesOrdersPerLayout) {
           expect += spmm_panel_rows_for(k, 2, s.cols).size() * space::spmm_panel_group_items.size();
         else if (k.tensor_tiled())
           expect += spmm_tensor_splits(k, s, 132 * 2048 / k.block_threads, n).size() +
-                    spmm_cluster_splits(k, s, 132 * 2048 / k.block_threads, n, [&](int32_t c) {
-                      return 132 * 2048 / k.block_threads / c;
-                    }).size();
+                    spmm_cluster_splits(k, s, n, spmm_tensor_splits(k, s, 132 * 2048 / k.block_threads, n),
+                                        [&](int32_t c) { return 132 * 2048 / k.block_threads / c; })
+                        .size();
         else if (k.access == spmm_b_access::window)
           expect += 1;
         else
@@ -483,22 +483,25 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
     const spmm_kernel_key k = spmm_kernel_key::wgmma({128, 128, 64, 8, 1});
     const row_stats sq = compute_row_stats(random_csr<float>(4096, 4096, 0.01, row_distribution::uniform, 0, 4));
     // 32 tiles of C at N = 128, 132 blocks at once: slice splits 1, 4, 8, 16
-    ASSERT_EQ(spmm_tensor_splits(k, sq, 132, 128), (std::vector<int32_t>{1, 4, 8, 16}));
+    const std::vector<int32_t> slices = spmm_tensor_splits(k, sq, 132, 128);
+    ASSERT_EQ(slices, (std::vector<int32_t>{1, 4, 8, 16}));
     // the H100's counts for this block (a cluster stays within a GPC): 39 clusters of 3, 30 of 4; 3 is the most
     auto h100 = [](int32_t c) -> int64_t { return c == 2 ? 66 : c == 3 ? 39 : c == 4 ? 30 : 22; };
-    EXPECT_EQ(spmm_cluster_splits(k, sq, 132, 128, h100), (std::vector<int32_t>{3}));
-    EXPECT_EQ(spmm_cluster_splits(k, sq, 132, 128, [](int32_t c) -> int64_t { return 132 / c; }),
+    EXPECT_EQ(spmm_cluster_splits(k, sq, 128, slices, h100), (std::vector<int32_t>{3}));
+    EXPECT_EQ(spmm_cluster_splits(k, sq, 128, slices, [](int32_t c) -> int64_t { return 132 / c; }),
               (std::vector<int32_t>{4}));
     // 4480 x 11008 at N = 8 with the 64 x 16 block (two an SM, 264 at once): 70 tiles, slice splits 2, 3,
     // 4, 7, 8; 132 clusters of 2 and 79 of 3 fit at once, 62 of 4 do not: 2 (a slice split below 3) and 3
     const spmm_kernel_key small = spmm_kernel_key::wgmma({64, 16, 64, 4, 1});
     const row_stats tall = compute_row_stats(random_csr<float>(4480, 11008, 0.01, row_distribution::uniform, 0, 4));
-    ASSERT_EQ(spmm_tensor_splits(small, tall, 264, 8), (std::vector<int32_t>{1, 2, 3, 4, 7, 8}));
+    const std::vector<int32_t> small_slices = spmm_tensor_splits(small, tall, 264, 8);
+    ASSERT_EQ(small_slices, (std::vector<int32_t>{1, 2, 3, 4, 7, 8}));
     auto two = [](int32_t c) -> int64_t { return c == 2 ? 132 : c == 3 ? 79 : c == 4 ? 62 : 47; };
-    EXPECT_EQ(spmm_cluster_splits(small, tall, 264, 8, two), (std::vector<int32_t>{2, 3}));
-    EXPECT_TRUE(spmm_cluster_splits(k, sq, 132, 128, [](int32_t) -> int64_t { return 16; }).empty());
-    EXPECT_EQ(spmm_cluster_splits(k, sq, 132, 0, h100), (std::vector<int32_t>{3}));  // the tests' uneven split
-    EXPECT_TRUE(spmm_cluster_splits(spmm_kernel_key::tensor({64, 32, 64, 2, 2}), sq, 132, 128, h100).empty());
+    EXPECT_EQ(spmm_cluster_splits(small, tall, 8, small_slices, two), (std::vector<int32_t>{2, 3}));
+    EXPECT_TRUE(spmm_cluster_splits(k, sq, 128, slices, [](int32_t) -> int64_t { return 16; }).empty());
+    // the tests' uneven split
+    EXPECT_EQ(spmm_cluster_splits(k, sq, 0, spmm_tensor_splits(k, sq, 132, 0), h100), (std::vector<int32_t>{3}));
+    EXPECT_TRUE(spmm_cluster_splits(spmm_kernel_key::tensor({64, 32, 64, 2, 2}), sq, 128, slices, h100).empty());
   }
   // offered for 16-bit values and column-major B only, with k splits as the dense tiles
   auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);

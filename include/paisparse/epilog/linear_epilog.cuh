@@ -6,9 +6,9 @@
 //   y[i], by one thread, with its full fp32 sum; `row` is the weight row
 //   (the bias index). y is read only when beta != 0,
 //   so y may hold anything (NaN included) when beta == 0.
-//   Epilog::apply_run<N>(y, row, drow, acc, params)  the same for N
-//   consecutive elements y[0..N) (rows row + j * drow), y aligned to N
-//   elements: the tensor-core SpMM kernels' tile walk
+//   Epilog::apply_run<N>(y, row, drow, acc, params, count)  the same for
+//   the first `count` (0..N) of N consecutive elements y[0..N) (rows
+//   row + j * drow): the tensor-core SpMM kernels' tile walk
 //   (kernels/spmm_tensor_kernel.cuh, detail::finish_tensor_tile).
 #pragma once
 
@@ -51,16 +51,19 @@ struct linear_epilog {
     y[i] = from_float<T>(Activation::apply(p.act, v));
   }
 
-  /// apply for N consecutive elements y[0..N), whose rows are row + j *
-  /// drow; y aligned to N elements. Without beta, bias and activation (the
-  /// usual case) one vector store; else element by element in a loop, so
-  /// that the epilog's code appears once (a kernel's tail runs its code
-  /// once per block, and each instruction-cache miss then costs the block
-  /// time; docs/PERFORMANCE.md, "The split-K tail").
+  /// apply for the first `count` (0..N) of N consecutive elements
+  /// y[0..N), whose rows are row + j * drow (a run of a tile that may end
+  /// past C's edge). A whole run with y aligned to N elements and without
+  /// beta, bias and activation (the usual case): one vector store; else
+  /// element by element in a loop, so that the epilog's code appears once
+  /// (a kernel's tail runs its code once per block, and each
+  /// instruction-cache miss then costs the block time;
+  /// docs/PERFORMANCE.md, "The split-K tail").
   template <int N>
   __device__ __forceinline__ static void apply_run(T* __restrict__ y, int32_t row, int32_t drow,
-                                                   const float (&acc)[N], const epilog_params<T>& p) {
-    if (p.beta == 0.f && p.bias == nullptr && Activation::identity(p.act)) {
+                                                   const float (&acc)[N], const epilog_params<T>& p, int count = N) {
+    if (count == N && reinterpret_cast<uintptr_t>(y) % (N * sizeof(T)) == 0 && p.beta == 0.f && p.bias == nullptr &&
+        Activation::identity(p.act)) {
       struct alignas(N * sizeof(T)) run {
         T v[N];
       } out;
@@ -70,7 +73,7 @@ struct linear_epilog {
       return;
     }
 #pragma unroll 1
-    for (int j = 0; j < N; ++j) apply(y, j, row + j * drow, acc[j], p);
+    for (int j = 0; j < count; ++j) apply(y, j, row + j * drow, acc[j], p);
   }
 };
 

@@ -310,17 +310,14 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     // a slice's run as one 16-byte access: every run starts on 16 bytes
     // where C's contiguous extent in the workspace is a multiple of 4
     const bool ws_vec = c_col_major ? rows % run == 0 : s.ws_stride % run == 0 && s.ws_slice % run == 0;
-    // run (r, c) through the epilog: one vector store where the run is
-    // whole and C aligned, else element by element
+    // run (r, c) through the epilog: its elements inside C (a run is
+    // contiguous in C, and those inside come first); one vector store where
+    // the run is whole and C aligned (Epilog::apply_run)
     auto store_run = [&](int r, int c, const float (&v)[run]) {
+      if (!inside(r, c)) return;
+      const int count = min(run, c_col_major ? rows - (m0 + r) : p.n - (n0 + c));
       const int64_t at = static_cast<int64_t>(m0 + r) * p.c_row_stride + static_cast<int64_t>(n0 + c) * p.c_col_stride;
-      if (whole(r, c) && reinterpret_cast<uintptr_t>(p.c + at) % (run * sizeof(T)) == 0) {
-        Epilog::template apply_run<run>(p.c + at, m0 + r, dr, v, p.ep);
-        return;
-      }
-#pragma unroll 1
-      for (int j = 0; j < run; ++j)
-        if (inside(r + j * dr, c + j * dc)) store(m0 + r + j * dr, n0 + c + j * dc, v[j]);
+      Epilog::template apply_run<run>(p.c + at, m0 + r, dr, v, p.ep, count);
     };
     auto each_run = [&](auto&& f) {  // f(r, c, sums) for each of the tile's runs, a run a thread at a time
 #pragma unroll 1
@@ -384,36 +381,32 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
 #pragma unroll 1
     for (int g0 = tid; g0 < runs; g0 += batch * threads) {
       float sum[batch][run] = {};
+      int r[batch], c[batch];  // the batch's runs, placed once for every slice
+#pragma unroll
+      for (int u = 0; u < batch; ++u) run_at(g0 + u * threads, r[u], c[u]);
 #pragma unroll 1
       for (int32_t i = 0; i < s.k_splits; ++i) {
 #pragma unroll
         for (int u = 0; u < batch; ++u) {
-          const int g = g0 + u * threads;
-          int r, c;
-          run_at(g, r, c);
           float v[run] = {};
-          if (g >= runs) {
+          if (g0 + u * threads >= runs) {
           } else if (i == split) {
-            tile_run(r, c, v);
-          } else if (ws_vec && whole(r, c)) {
-            const float4 q = __ldcg(reinterpret_cast<const float4*>(slot(i, r, c)));
+            tile_run(r[u], c[u], v);
+          } else if (ws_vec && whole(r[u], c[u])) {
+            const float4 q = __ldcg(reinterpret_cast<const float4*>(slot(i, r[u], c[u])));
             v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
           } else {
 #pragma unroll
             for (int j = 0; j < run; ++j)
-              if (inside(r + j * dr, c + j * dc)) v[j] = __ldcg(slot(i, r + j * dr, c + j * dc));
+              if (inside(r[u] + j * dr, c[u] + j * dc)) v[j] = __ldcg(slot(i, r[u] + j * dr, c[u] + j * dc));
           }
 #pragma unroll
           for (int j = 0; j < run; ++j) sum[u][j] += v[j];
         }
       }
 #pragma unroll
-      for (int u = 0; u < batch; ++u) {
-        const int g = g0 + u * threads;
-        int r, c;
-        run_at(g, r, c);
-        if (g < runs) store_run(r, c, sum[u]);
-      }
+      for (int u = 0; u < batch; ++u)
+        if (g0 + u * threads < runs) store_run(r[u], c[u], sum[u]);
     }
     return;
   }

@@ -793,8 +793,8 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
   return out;
 }
 
-/// K splits worth trying in a cluster for an spmm.wg kernel (each also
-/// tried through slices when spmm_tensor_splits offers it). A cluster's
+/// K splits worth trying in a cluster for an spmm.wg kernel, given the
+/// splits tried through slices (`slice_splits`: spmm_tensor_splits'). A cluster's
 /// blocks start together, so a grid whose clusters do not all fit the GPU
 /// at once runs the rest in a second wave, a whole k loop later: on the
 /// H100, 4096 x 11008 at 90%, N = 128, the 128 x 128 block took 57.2 us in
@@ -802,10 +802,10 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
 /// in a cluster"). `clusters(c)`: clusters of c blocks the GPU holds at once
 /// (the tuner asks the CUDA occupancy API). So: the most splits m (2 ..
 /// max_cluster_splits, each split 2 k steps at least) whose clusters all
-/// fit at once, and the splits of spmm_tensor_splits below m. n <= 0: 3
-/// (for the tests).
-inline std::vector<int32_t> spmm_cluster_splits(const spmm_kernel_key& k, const row_stats& s, int64_t wave,
-                                                int32_t n, const std::function<int64_t(int32_t)>& clusters) {
+/// fit at once, and the slice splits below m. n <= 0: 3 (for the tests).
+inline std::vector<int32_t> spmm_cluster_splits(const spmm_kernel_key& k, const row_stats& s, int32_t n,
+                                                const std::vector<int32_t>& slice_splits,
+                                                const std::function<int64_t(int32_t)>& clusters) {
   if (k.access != spmm_b_access::wgmma) return {};
   const int64_t k_steps = (static_cast<int64_t>(s.cols) + k.tile.k - 1) / k.tile.k;
   if (n <= 0) return k_steps >= 3 ? std::vector<int32_t>{3} : std::vector<int32_t>{};
@@ -815,7 +815,7 @@ inline std::vector<int32_t> spmm_cluster_splits(const spmm_kernel_key& k, const 
   for (int32_t c = 2; c <= max_cluster_splits && c <= k_steps / 2; ++c)
     if (tiles <= clusters(c)) most = c;
   std::vector<int32_t> out;
-  for (int32_t c : spmm_tensor_splits(k, s, wave, n))
+  for (int32_t c : slice_splits)
     if (c >= 2 && c < most) out.push_back(c);
   if (most >= 2) out.push_back(most);
   return out;
@@ -869,13 +869,14 @@ inline std::vector<spmm_config> spmm_space(
       if (std::find(orders.begin(), orders.end(), item_order::longest_first) == orders.end()) continue;
       const int64_t wave = tensor_wave ? tensor_wave(k) : resident_threads / k.block_threads;
       spmm_config c{k, 0, item_order::longest_first, b_layout, c_layout};
-      for (int32_t splits : spmm_tensor_splits(k, s, wave, n)) {
+      const std::vector<int32_t> slices = spmm_tensor_splits(k, s, wave, n);
+      for (int32_t splits : slices) {
         c.k_splits = splits;
         out.push_back(c);
       }
       c.k_cluster = true;  // spmm.wg: splits that add up in a cluster
       auto clusters = [&](int32_t size) { return cluster_wave ? cluster_wave(k, size) : wave / size; };
-      for (int32_t splits : spmm_cluster_splits(k, s, wave, n, clusters)) {
+      for (int32_t splits : spmm_cluster_splits(k, s, n, slices, clusters)) {
         c.k_splits = splits;
         out.push_back(c);
       }
