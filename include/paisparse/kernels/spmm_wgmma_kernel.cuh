@@ -104,18 +104,23 @@ inline constexpr int spmm_wgmma_min_blocks =
 /// H100 but for the barriers and the alignment. Stages: as many as leave
 /// room for `reserve` words buffers per producer, 3 to 6 (two producers
 /// need 3); words buffers: what the stages leave, a multiple of Producers,
-/// at most 16. With an SM to itself a block favours stages (2 words
-/// buffers a producer at least, 4 with two blocks): on the H100 the
-/// 192 x 128 block went from 36.0 to 33.8 us on 11008x4096 at 90%,
-/// N = 128, with 4 stages and 4 words buffers instead of 3 and 6, and the
-/// 128 x 128 block gained 1-2% with 5 stages and 6 buffers instead of 4
-/// and 8 (docs/PERFORMANCE.md, "A 192-row block").
+/// at most 16. With an SM to itself a block favours stages, keeping words
+/// buffers for 128 of K a producer (2 in steps of 64, 1 in deeper steps;
+/// 4 with two blocks an SM, as before). On the H100, at 90%: the 192 x 128
+/// block went from 36.0 to 33.8 us on 11008x4096, N = 128, with 4 stages
+/// and 4 words buffers instead of 3 and 6; 128 x 128 k64 gained 1-2% with
+/// 5 stages and 6 buffers instead of 4 and 8 (and lost 10-15% with 6 and
+/// 2); 64 x 128 k128 went from 18.7 to 17.5 us on 4096x4096, N = 128, with
+/// 4 stages and 2 buffers instead of 3 and 8; 64 x 16 k256 from 13.7 to
+/// 12.9 us there at N = 8, likewise (docs/PERFORMANCE.md, "A 192-row
+/// block").
 template <class WProlog, class BStage, int TileM, int Producers>
 struct spmm_wgmma_layout {
   static constexpr int a_bytes = WProlog::smem_elems * 2, b_bytes = BStage::smem_elems * 2;
   static constexpr int stage_bytes = a_bytes + b_bytes, word_bytes = WProlog::word_bytes;
   static constexpr int blocks = spmm_wgmma_min_blocks<TileM, BStage::tile_n, BStage::tile_k>;
-  static constexpr int budget = (blocks == 2 ? 112 : 220) * 1024, reserve = blocks == 2 ? 4 : 2;
+  static constexpr int budget = (blocks == 2 ? 112 : 220) * 1024;
+  static constexpr int reserve = blocks == 2 ? 4 : BStage::tile_k >= 128 ? 1 : 128 / BStage::tile_k;
   static constexpr int fit = (budget - reserve * Producers * word_bytes) / stage_bytes;
   static constexpr int stages = fit > 6 ? 6 : fit < 3 ? 3 : fit;
   static constexpr int slots_fit = (budget - stages * stage_bytes) / word_bytes / Producers * Producers;
