@@ -251,6 +251,12 @@ enum class spmm_b_access { rows, gather, panel, tensor, window, fragment, wgmma 
 /// portable cluster size).
 inline constexpr int32_t max_cluster_splits = 8;
 
+/// Whether `splits` k splits of a kernel reading B by `access` may add up
+/// in a cluster: the spmm.wg kernels, 2..max_cluster_splits.
+constexpr bool spmm_cluster_split_ok(spmm_b_access access, int64_t splits) {
+  return access == spmm_b_access::wgmma && splits >= 2 && splits <= max_cluster_splits;
+}
+
 inline const char* to_string(spmm_b_access a) {
   return a == spmm_b_access::rows     ? "rows"
          : a == spmm_b_access::gather ? "gather"
@@ -580,7 +586,8 @@ struct spmm_config {
     const int splits = num(f[6], cluster ? 'c' : 's');
     PAISPARSE_EXPECTS(splits >= 1 && splits <= 1024,
                       "spmm config '" << s << "': k splits " << splits << ", expected 1..1024");
-    PAISPARSE_EXPECTS(!cluster || (wg && splits >= 2 && splits <= max_cluster_splits),
+    const spmm_b_access access = wg ? spmm_b_access::wgmma : spmm_b_access::tensor;
+    PAISPARSE_EXPECTS(!cluster || spmm_cluster_split_ok(access, splits),
                       "spmm config '" << s << "': field '" << f[6] << "': k splits in a cluster (c<splits>) are "
                                       << "2.." << max_cluster_splits << ", for the spmm.wg kernels");
     PAISPARSE_EXPECTS(f[7] == "Br" || f[7] == "Bc",
@@ -690,8 +697,7 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
     why = "panel rows and items per block are set for (and only for) the panel kernels";
   if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && !c.kernel.tensor_tiled())))
     why = "k splits are 1, but for the tensor-core kernels (1 or more)";
-  if (why.empty() && c.k_cluster &&
-      (c.kernel.access != spmm_b_access::wgmma || c.k_splits < 2 || c.k_splits > max_cluster_splits))
+  if (why.empty() && c.k_cluster && !spmm_cluster_split_ok(c.kernel.access, c.k_splits))
     why = "k splits in a cluster are 2.." + std::to_string(max_cluster_splits) + ", for the spmm.wg kernels";
   return why;
 }
@@ -794,8 +800,8 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
 }
 
 /// K splits worth trying in a cluster for an spmm.wg kernel, given the
-/// splits tried through slices (`slice_splits`: spmm_tensor_splits'). A cluster's
-/// blocks start together, so a grid whose clusters do not all fit the GPU
+/// splits tried through slices (`slice_splits`: spmm_tensor_splits').
+/// A cluster's blocks start together, so a grid whose clusters do not all fit the GPU
 /// at once runs the rest in a second wave, a whole k loop later: on the
 /// H100, 4096 x 11008 at 90%, N = 128, the 128 x 128 block took 57.2 us in
 /// clusters of 4 and 41.8 us in four slices (docs/PERFORMANCE.md, "Split K
