@@ -459,7 +459,7 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
   EXPECT_EQ(spmm_config::parse("spmm.wg.m192.n128.k64.w12x1.c2.Bc.Cc").kernel.tile.warps_m, 12);
   EXPECT_NE(parse_error("spmm.wg.m192.n128.k128.w12x1.s1.Bc.Cc").find("exactly 64 with 192 rows"), std::string::npos);
   EXPECT_NE(parse_error("spmm.wg.m256.n64.k64.w16x1.s1.Bc.Cc").find("not a warpgroup"), std::string::npos);
-  // k splits in a cluster: c<splits>, 2..8, spmm.wg only; no workspace slices
+  // k splits in a cluster: c<splits>, 2..8, tensor-core kernels only; no workspace slices
   {
     const spmm_config cl = spmm_config::parse("spmm.wg.m128.n128.k64.w8x1.c4.Bc.Cc");
     EXPECT_TRUE(cl.k_cluster);
@@ -470,13 +470,22 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
     EXPECT_EQ(spmm_config::parse("spmm.wg.m128.n128.k64.w8x1.s4.Bc.Cc").workspace_slices(), 4);
     EXPECT_EQ(spmm_cannot_implement(cl, 2), "");
     for (const char* bad : {"spmm.wg.m64.n32.k64.w4x1.c1.Bc.Cc", "spmm.wg.m64.n32.k64.w4x1.c9.Bc.Cc",
-                            "spmm.tc.m64.n32.k64.w2x2.c2.Bc.Cc"})
-      EXPECT_NE(parse_error(bad).find("k splits in a cluster (c<splits>) are 2..8, for the spmm.wg kernels"),
+                            "spmm.tc.m64.n32.k64.w2x2.c9.Br.Cc", "spmm.tf.m64.n32.k64.w4x1.c1.Bc.Cc"})
+      EXPECT_NE(parse_error(bad).find("k splits in a cluster (c<splits>) are 2..8, for the tensor-core kernels"),
                 std::string::npos)
           << bad;
-    spmm_config tc = spmm_config::parse("spmm.tc.m64.n32.k64.w2x2.s2.Bc.Cc");
-    tc.k_cluster = true;
-    EXPECT_NE(spmm_cannot_implement(tc, 2).find("for the spmm.wg kernels"), std::string::npos);
+    // the dense-tile and register-built kernels too (where their block stages its sums: the registry says)
+    for (const char* name : {"spmm.tc.m64.n32.k64.w2x2.c2.Br.Cc", "spmm.tf.m64.n32.k64.w4x1.c8.Bc.Cr"}) {
+      const spmm_config c = spmm_config::parse(name);
+      EXPECT_TRUE(c.k_cluster) << name;
+      EXPECT_EQ(c.name(), name);
+      EXPECT_EQ(c.workspace_slices(), 1) << name;
+      EXPECT_EQ(spmm_cannot_implement(c, 2), "") << name;
+    }
+    spmm_config rows = spmm_config::parse("spmm.b128.g8.l2.n8.v16.u1.u16.c512.ro.Bt.Cc");
+    rows.k_cluster = true;
+    EXPECT_NE(spmm_cannot_implement(rows, 2).find("k splits in a cluster are 2..8, for the tensor-core kernels"),
+              std::string::npos);
   }
   // the splits tried in a cluster: the most whose clusters all fit at once, and the slice splits below it
   {
@@ -501,7 +510,15 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
     EXPECT_TRUE(spmm_cluster_splits(k, sq, 128, slices, [](int32_t) -> int64_t { return 16; }).empty());
     // the tests' uneven split
     EXPECT_EQ(spmm_cluster_splits(k, sq, 0, spmm_tensor_splits(k, sq, 132, 0), h100), (std::vector<int32_t>{3}));
-    EXPECT_TRUE(spmm_cluster_splits(spmm_kernel_key::tensor({64, 32, 64, 2, 2}), sq, 128, slices, h100).empty());
+    // the dense-tile and register-built blocks alike; none where the block cannot add up in a cluster (0)
+    const spmm_kernel_key tc = spmm_kernel_key::tensor({64, 32, 64, 2, 2});
+    EXPECT_EQ(spmm_cluster_splits(tc, sq, 0, spmm_tensor_splits(tc, sq, 132, 0), h100), (std::vector<int32_t>{3}));
+    EXPECT_TRUE(spmm_cluster_splits(tc, sq, 0, spmm_tensor_splits(tc, sq, 132, 0), [](int32_t) -> int64_t {
+                  return 0;
+                }).empty());
+    EXPECT_TRUE(spmm_cluster_splits(tc, sq, 128, slices, [](int32_t) -> int64_t { return 0; }).empty());
+    const spmm_kernel_key tf = spmm_kernel_key::tensor({64, 32, 64, 4, 1}, true);
+    EXPECT_EQ(spmm_cluster_splits(tf, sq, 0, spmm_tensor_splits(tf, sq, 132, 0), h100), (std::vector<int32_t>{3}));
   }
   // offered for 16-bit values and column-major B only, with k splits as the dense tiles
   auto w = random_csr<float>(512, 512, 0.1, row_distribution::lognormal, 0.8, 3);

@@ -51,11 +51,16 @@ constexpr layout_pair layout_pairs[] = {{dense_layout::col_major, dense_layout::
 bool runs_here(const spmm_config& c) { return c.kernel.access != spmm_b_access::wgmma || detail::wgmma_compiled(); }
 
 /// Every configuration of the space this build and GPU run, all four layout
-/// pairs, N not pruned.
-std::vector<spmm_config> every_spmm_config(int value_bytes, const row_stats& s) {
+/// pairs, N not pruned (clusters of 3 for the tensor-core blocks that can
+/// add up in one, as the registry says).
+template <class T>
+std::vector<spmm_config> every_spmm_config(const row_stats& s) {
   std::vector<spmm_config> all;
   for (const auto& lp : layout_pairs)
-    for (const auto& c : spmm_space(value_bytes, s, detail::resident_threads(), 0, lp.b, lp.c))
+    for (const auto& c : spmm_space(static_cast<int>(sizeof(T)), s, detail::resident_threads(), 0, lp.b, lp.c,
+                                    {index_kind::u16, index_kind::i32},
+                                    {item_order::longest_first, item_order::row_order}, {},
+                                    detail::spmm_cluster_wave<T>(lp.b)))
       if (runs_here(c)) all.push_back(c);
   return all;
 }
@@ -162,7 +167,7 @@ struct sweep_options {
 template <class T>
 int check_spmm_candidates(const host_csr<float>& w32, const std::string& what, uint64_t seed, const sweep_options& o) {
   const host_csr<T> w = convert_values<T>(w32);
-  const auto configs = every_spmm_config(sizeof(T), compute_row_stats(w));
+  const auto configs = every_spmm_config<T>(compute_row_stats(w));
   std::map<std::tuple<int, int, int, int>, std::vector<std::size_t>> by_problem;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     if (static_cast<int>(i % o.stride) != o.offset) continue;
@@ -315,7 +320,7 @@ TYPED_TEST(SpmmEveryCandidate, TensorCoreEveryNAndLayout) {
     for (const auto& m : matrices) {
       const host_csr<T> w = convert_values<T>(m.w);
       std::vector<spmm_config> configs;
-      for (const auto& c : every_spmm_config(sizeof(T), compute_row_stats(w)))
+      for (const auto& c : every_spmm_config<T>(compute_row_stats(w)))
         if (c.kernel.tensor_tiled() || c.kernel.access == spmm_b_access::window) configs.push_back(c);
       ASSERT_FALSE(configs.empty());
       schedule_cache<T> cache(w, sweep_max_n);
@@ -628,7 +633,8 @@ TYPED_TEST(SpmmTuner, ReturnsACheckedPlanAndTheWholeTable) {
   const auto space = spmm_space(sizeof(T), compute_row_stats(w), detail::resident_threads(), n,
                                 dense_layout::col_major, dense_layout::col_major, {index_kind::u16, index_kind::i32},
                                 {item_order::longest_first, item_order::row_order},
-                                detail::spmm_tensor_wave<T>(dense_layout::col_major), detail::spmm_cluster_wave<T>());
+                                detail::spmm_tensor_wave<T>(dense_layout::col_major),
+                                detail::spmm_cluster_wave<T>(dense_layout::col_major));
   EXPECT_EQ(res.candidates.size(), space.size());
   EXPECT_GT(progress_calls, 0);
   EXPECT_FALSE(res.budget_exhausted);
@@ -746,31 +752,52 @@ TEST(SpmmTunerOptions, TensorCorePlansKeepSplitTablesOnlyWhenTheySplit) {
 }
 
 TEST(SpmmTunerOptions, ClusterSplitPlansNeedNoWorkspace) {
-  // spmm.wg splits whose blocks add up in a cluster: the plan keeps no
-  // split-K tables, and runs right; a cluster split elsewhere is refused
-  if (!space::spmm_wgmma || !detail::wgmma_compiled())
-    GTEST_SKIP() << "no spmm.wg kernels in this build or for this GPU (they need sm_90a)";
+  // k splits whose blocks add up in a cluster (spmm.wg, and spmm.tc and
+  // spmm.tf where the block stages its sums): the plan keeps no split-K
+  // tables, and runs right; a block that cannot stage its sums is refused
+  if (!detail::cluster_launch_supported()) GTEST_SKIP() << "this GPU launches no thread block clusters (sm_90 and later)";
   using T = __half;
   split_k_case t(15);
-  tune_options opt;
-  opt.reps = 2;
-  opt.warmup = 0;
-  opt.filter = ".wg.m64.n32.k64.w4x1.c";  // 4 tiles of C: every cluster size fits at once, 8 is offered
-  auto res = tune_spmm(t.w, t.n, {}, opt);
-  ASSERT_TRUE(res.plan.config().k_cluster) << res.plan.name();
-  EXPECT_EQ(res.plan.config().k_splits, max_cluster_splits);
-  EXPECT_EQ(res.plan.schedule().tile_workspace(), nullptr);
-  EXPECT_EQ(res.plan.schedule().tile_split_slices(), 0);
-  for (int rep = 0; rep < 2; ++rep)  // twice: no state is left behind between launches
-    EXPECT_LE(t.error_of(res.plan), relative_tolerance<T>()) << res.plan.name();
-  spmm_config more = res.plan.config();
-  more.k_splits = max_cluster_splits + 1;
-  expect_error([&] { t.execute(more, res.plan); }, {"9 k splits in a cluster, expected 2..8"});
-  if (space::spmm_tensor) {  // the dense-tile kernels add up through slices only
-    spmm_config tc = spmm_config::parse("spmm.tc.m64.n32.k64.w2x2.s2.Bc.Cc");
-    tc.k_cluster = true;
-    expect_error([&] { t.execute(tc, res.plan); }, {"k splits in a cluster are for the spmm.wg kernels only"});
+  int families = 0;
+  // 4 tiles of C and 47 k steps: every cluster size fits at once, 8 is offered
+  for (const auto& [on, block] : {std::pair{space::spmm_wgmma && detail::wgmma_compiled(), ".wg.m64.n32.k64.w4x1.c"},
+                                  std::pair{space::spmm_tensor, ".tc.m64.n32.k64.w2x2.c"},
+                                  std::pair{space::spmm_fragment, ".tf.m64.n32.k64.w4x1.c"}}) {
+    if (!on) continue;
+    ++families;
+    tune_options opt;
+    opt.reps = 2;
+    opt.warmup = 0;
+    opt.filter = block;
+    auto res = tune_spmm(t.w, t.n, {}, opt);
+    ASSERT_TRUE(res.plan.config().k_cluster) << res.plan.name();
+    EXPECT_TRUE(std::any_of(res.candidates.begin(), res.candidates.end(),
+                            [](const auto& c) { return c.config.k_splits == max_cluster_splits; }))
+        << block;
+    EXPECT_EQ(res.plan.schedule().tile_workspace(), nullptr);
+    EXPECT_EQ(res.plan.schedule().tile_split_slices(), 0);
+    for (const auto& c : res.candidates)
+      EXPECT_EQ(c.status, candidate_status::ok) << c.config.name() << ": " << c.message;
+    for (int rep = 0; rep < 2; ++rep)  // twice: no state is left behind between launches
+      EXPECT_LE(t.error_of(res.plan), relative_tolerance<T>()) << res.plan.name();
+    spmm_config more = res.plan.config();
+    more.k_splits = max_cluster_splits + 1;
+    expect_error([&] { t.execute(more, res.plan); }, {"9 k splits in a cluster, expected 2..8"});
+    if (space::spmm_tensor && res.plan.config().kernel.access == spmm_b_access::tensor) {
+      // the 128 x 128 k32 block's operands cannot hold its 128 x 128 fp32
+      // sums: no clusters offered for it, and its launch refuses one
+      const spmm_config big = spmm_config::parse("spmm.tc.m128.n128.k32.w2x2.c2.Bc.Cc");
+      const auto& entry = find_spmm_entry<T>(big.kernel);
+      ASSERT_NE(entry.resident_clusters, nullptr);
+      EXPECT_EQ(entry.resident_clusters(false, 2), 0);
+      EXPECT_EQ(entry.resident_clusters(true, 2), 0);
+      EXPECT_GT(find_spmm_entry<T>(res.plan.config().kernel).resident_clusters(false, 2), 0);
+      expect_error([&] { t.execute(big, res.plan); },
+                   {"k splits in a cluster need a block whose shared memory holds its staged sums", "128 x 128",
+                    "column-major B"});
+    }
   }
+  if (families == 0) GTEST_SKIP() << "no tensor-core kernels in this build";
 }
 
 TEST(SpmmTunerOptions, FilterLayoutsAndIndexKinds) {

@@ -31,9 +31,11 @@
 // k_splits blocks (a short, wide layer has too few tiles of C to fill the
 // GPU). Each stores its fp32 sums into its own slice of a workspace, and
 // the last block to finish a tile (a counter per tile) adds the slices up
-// and runs the epilog (detail::finish_tensor_tile). The spmm.wg kernels
-// can also run a tile's splits as one thread block cluster, each block
-// adding up its share of the tile over the cluster's shared memory
+// and runs the epilog (detail::finish_tensor_tile). A block that stages
+// its sums in shared memory (every spmm.wg block, and the spmm.tc and
+// spmm.tf blocks whose operands' space holds the staged tile) can also run
+// a tile's splits as one thread block cluster, each block adding up its
+// share of the tile over the cluster's shared memory
 // (split_k_tables::cluster).
 //
 // It spends the dense tile's multiplies whatever the sparsity, so it pays

@@ -106,7 +106,10 @@ inline constexpr int spmm_wgmma_min_blocks =
 /// need 3); words buffers: what the stages leave, a multiple of Producers,
 /// at most 16. With an SM to itself a block favours stages, keeping words
 /// buffers for 128 of K a producer (2 in steps of 64, 1 in deeper steps;
-/// 4 with two blocks an SM, as before). On the H100, at 90%: the 192 x 128
+/// 4 with two blocks an SM, as before); in steps of 256 it takes no more
+/// than that one buffer a producer, whatever room the stages leave (more
+/// made the 64 x 32 k256 block 0.5-2% slower, and its shared memory
+/// leaves less of the SM's L1). On the H100, at 90%: the 192 x 128
 /// block went from 36.0 to 33.8 us on 11008x4096, N = 128, with 4 stages
 /// and 4 words buffers instead of 3 and 6; 128 x 128 k64 gained 1-2% with
 /// 5 stages and 6 buffers instead of 4 and 8 (and lost 10-15% with 6 and
@@ -124,7 +127,8 @@ struct spmm_wgmma_layout {
   static constexpr int fit = (budget - reserve * Producers * word_bytes) / stage_bytes;
   static constexpr int stages = fit > 6 ? 6 : fit < 3 ? 3 : fit;
   static constexpr int slots_fit = (budget - stages * stage_bytes) / word_bytes / Producers * Producers;
-  static constexpr int word_slots = slots_fit > 16 ? 16 : slots_fit < Producers ? Producers : slots_fit;
+  static constexpr int slots_cap = blocks == 1 && BStage::tile_k >= 256 ? reserve * Producers : 16;
+  static constexpr int word_slots = slots_fit > slots_cap ? slots_cap : slots_fit < Producers ? Producers : slots_fit;
   static constexpr int b_offset = 0, a_offset = stages * b_bytes, words_offset = a_offset + stages * a_bytes;
   static constexpr int barrier_offset = words_offset + word_slots * word_bytes;
   static constexpr int smem_bytes = barrier_offset + (2 * stages + word_slots) * 8 + 1024;

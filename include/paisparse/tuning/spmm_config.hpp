@@ -41,8 +41,9 @@
 //             |   |   |   |    |  `----- B layout: Br row-major, Bc column-major
 //             |   |   |   |    `-------- k splits: blocks sharing a tile of C's k steps,
 //             |   |   |   |              s<splits> adding up through workspace slices in
-//             |   |   |   |              global memory, c<splits> (spmm.wg, 2..8) in a
-//             |   |   |   |              thread block cluster's shared memory
+//             |   |   |   |              global memory, c<splits> (2..8) in a thread
+//             |   |   |   |              block cluster's shared memory (where the
+//             |   |   |   |              block's shared memory holds its staged sums)
 //             |   |   |   `------------- warps over rows x warps over columns, and
 //             |   |   |                  x warps over k when a k step is split
 //             |   |   |                  among groups of warps (w2x2x2)
@@ -252,9 +253,16 @@ enum class spmm_b_access { rows, gather, panel, tensor, window, fragment, wgmma 
 inline constexpr int32_t max_cluster_splits = 8;
 
 /// Whether `splits` k splits of a kernel reading B by `access` may add up
-/// in a cluster: the spmm.wg kernels, 2..max_cluster_splits.
+/// in a cluster: the tensor-core kernels whose blocks own tiles of C
+/// (spmm.tc, spmm.tf, spmm.wg), 2..max_cluster_splits. Their blocks add up
+/// through the fp32 tile they stage their sums in; the few spmm.tc and
+/// spmm.tf shapes whose shared memory cannot hold that tile cannot, which
+/// the registry says per B layout (spmm_kernel_entry::resident_clusters
+/// gives 0) and their launch refuses.
 constexpr bool spmm_cluster_split_ok(spmm_b_access access, int64_t splits) {
-  return access == spmm_b_access::wgmma && splits >= 2 && splits <= max_cluster_splits;
+  const bool tiles = access == spmm_b_access::tensor || access == spmm_b_access::fragment ||
+                     access == spmm_b_access::wgmma;
+  return tiles && splits >= 2 && splits <= max_cluster_splits;
 }
 
 inline const char* to_string(spmm_b_access a) {
@@ -402,7 +410,7 @@ struct spmm_config {
   int32_t panel_rows = 0;   // panel kernels: rows of B per staged panel
   int32_t group_items = 0;  // panel kernels: items per block
   int32_t k_splits = 1;     // tensor-core kernels: blocks sharing one tile of C (1 for the others)
-  bool k_cluster = false;   // k_splits > 1 (spmm.wg): the tile's blocks add up in a cluster, not in slices
+  bool k_cluster = false;   // k_splits > 1: the tile's blocks add up in a cluster, not in slices
 
   /// Workspace slices the configuration's schedule needs: k_splits where the
   /// blocks of a tile add up through global memory, else none (1).
@@ -589,7 +597,7 @@ struct spmm_config {
     const spmm_b_access access = wg ? spmm_b_access::wgmma : spmm_b_access::tensor;
     PAISPARSE_EXPECTS(!cluster || spmm_cluster_split_ok(access, splits),
                       "spmm config '" << s << "': field '" << f[6] << "': k splits in a cluster (c<splits>) are "
-                                      << "2.." << max_cluster_splits << ", for the spmm.wg kernels");
+                                      << "2.." << max_cluster_splits << ", for the tensor-core kernels");
     PAISPARSE_EXPECTS(f[7] == "Br" || f[7] == "Bc",
                       "spmm config '" << s << "': B field '" << f[7] << "' should be Br or Bc");
     PAISPARSE_EXPECTS(!wg || f[7] == "Bc", "spmm config '" << s << "': B field '" << f[7]
@@ -698,7 +706,7 @@ inline std::string spmm_cannot_implement(const spmm_config& c, int value_bytes) 
   if (why.empty() && (c.k_splits < 1 || (c.k_splits > 1 && !c.kernel.tensor_tiled())))
     why = "k splits are 1, but for the tensor-core kernels (1 or more)";
   if (why.empty() && c.k_cluster && !spmm_cluster_split_ok(c.kernel.access, c.k_splits))
-    why = "k splits in a cluster are 2.." + std::to_string(max_cluster_splits) + ", for the spmm.wg kernels";
+    why = "k splits in a cluster are 2.." + std::to_string(max_cluster_splits) + ", for the tensor-core kernels";
   return why;
 }
 
@@ -799,22 +807,23 @@ inline std::vector<int32_t> spmm_tensor_splits(const spmm_kernel_key& k, const r
   return out;
 }
 
-/// K splits worth trying in a cluster for an spmm.wg kernel, given the
+/// K splits worth trying in a cluster for a tensor-core kernel, given the
 /// splits tried through slices (`slice_splits`: spmm_tensor_splits').
 /// A cluster's blocks start together, so a grid whose clusters do not all fit the GPU
 /// at once runs the rest in a second wave, a whole k loop later: on the
 /// H100, 4096 x 11008 at 90%, N = 128, the 128 x 128 block took 57.2 us in
 /// clusters of 4 and 41.8 us in four slices (docs/PERFORMANCE.md, "Split K
 /// in a cluster"). `clusters(c)`: clusters of c blocks the GPU holds at once
-/// (the tuner asks the CUDA occupancy API). So: the most splits m (2 ..
-/// max_cluster_splits, each split 2 k steps at least) whose clusters all
-/// fit at once, and the slice splits below m. n <= 0: 3 (for the tests).
+/// (the tuner asks the CUDA occupancy API; 0 where the block cannot add up
+/// in a cluster). So: the most splits m (2 .. max_cluster_splits, each
+/// split 2 k steps at least) whose clusters all fit at once, and the slice
+/// splits below m. n <= 0: 3 where clusters of 3 fit (for the tests).
 inline std::vector<int32_t> spmm_cluster_splits(const spmm_kernel_key& k, const row_stats& s, int32_t n,
                                                 const std::vector<int32_t>& slice_splits,
                                                 const std::function<int64_t(int32_t)>& clusters) {
-  if (k.access != spmm_b_access::wgmma) return {};
+  if (!spmm_cluster_split_ok(k.access, 2)) return {};
   const int64_t k_steps = (static_cast<int64_t>(s.cols) + k.tile.k - 1) / k.tile.k;
-  if (n <= 0) return k_steps >= 3 ? std::vector<int32_t>{3} : std::vector<int32_t>{};
+  if (n <= 0) return k_steps >= 3 && clusters(3) > 0 ? std::vector<int32_t>{3} : std::vector<int32_t>{};
   const int64_t tiles = (static_cast<int64_t>(s.rows) + k.tile.m - 1) / k.tile.m *
                         ((static_cast<int64_t>(n) + k.tile.n - 1) / k.tile.n);
   int32_t most = 1;
@@ -856,8 +865,9 @@ inline schedule_params spmm_schedule_params(const spmm_config& c, int value_byte
 /// orders, and for column-major B both the staged (Bt) and the gather (Bc)
 /// kernels. tensor_wave(key), when given: blocks of a tensor-core kernel the
 /// GPU holds at once (else resident_threads / its block size);
-/// cluster_wave(key, c), when given: clusters of c blocks of an spmm.wg
-/// kernel the GPU holds at once (else that wave / c).
+/// cluster_wave(key, c), when given: clusters of c blocks of a tensor-core
+/// kernel the GPU holds at once, 0 where its blocks cannot add up in a
+/// cluster (else that wave / c, as if every block shape could).
 inline std::vector<spmm_config> spmm_space(
     int value_bytes, const row_stats& s, int64_t resident_threads, int32_t n, dense_layout b_layout,
     dense_layout c_layout, const std::vector<index_kind>& index_kinds = {index_kind::u16, index_kind::i32},
@@ -880,7 +890,7 @@ inline std::vector<spmm_config> spmm_space(
         c.k_splits = splits;
         out.push_back(c);
       }
-      c.k_cluster = true;  // spmm.wg: splits that add up in a cluster
+      c.k_cluster = true;  // splits that add up in a cluster
       auto clusters = [&](int32_t size) { return cluster_wave ? cluster_wave(k, size) : wave / size; };
       for (int32_t splits : spmm_cluster_splits(k, s, n, slices, clusters)) {
         c.k_splits = splits;

@@ -67,10 +67,12 @@ struct spmm_kernel_entry {
   /// kernel one SM holds at once for that B layout (CUDA occupancy API), for
   /// the tuner's k splits; null for the other kernels.
   int (*resident_blocks)(bool b_row_major) = nullptr;
-  /// spmm.wg kernels: clusters of `size` blocks the GPU holds at once
-  /// (CUDA occupancy API), for the tuner's splits in a cluster; null for
-  /// the other kernels.
-  int (*resident_clusters)(int size) = nullptr;
+  /// Tensor-core kernels: clusters of `size` blocks the GPU holds at once
+  /// for that B layout (CUDA occupancy API), for the tuner's splits in a
+  /// cluster; 0 where the block shape cannot add up in a cluster (its
+  /// shared memory does not hold its staged sums); null for the other
+  /// kernels.
+  int (*resident_clusters)(bool b_row_major, int size) = nullptr;
 };
 
 namespace detail {
@@ -325,20 +327,36 @@ CUtensorMap b_tensor_map(const T* b, int64_t k, int64_t n, int64_t ldb, int box_
 }
 
 /// What the dense-tile (spmm.tc) and register-built (spmm.tf) compositions
-/// share: the B-layout dispatch, the occupancy query and the launch. Derived
-/// provides threads, tile_n, parts<BRowMajor> (with smem_bytes),
-/// kernel_of<BRowMajor>() and run<BRowMajor>(a, st), which checks the
-/// weight, fills p.w and calls launch_tiles.
+/// share: the B-layout dispatch, the occupancy queries and the launch.
+/// Derived provides threads, tile_m, tile_n, parts<BRowMajor> (with
+/// smem_bytes), kernel_of<BRowMajor>() and run<BRowMajor>(a, st), which
+/// checks the weight, fills p.w and calls launch_tiles.
 template <class Derived, class T>
 struct tensor_composition_base {
+  /// Whether the block stages its sums in an fp32 tile in its operands'
+  /// shared memory (detail::finish_tensor_block): what its k splits need to
+  /// add up in a cluster. Not the 128 x 128 k32 spmm.tc block nor the
+  /// 128-row spmm.tf ones (their sums go from registers to the slices).
+  template <bool BRowMajor>
+  static constexpr bool stages_sums =
+      staged_tile_bytes<Derived::tile_m, Derived::tile_n> <= Derived::template parts<BRowMajor>::smem_bytes;
+
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
-    PAISPARSE_EXPECTS(!a.k_cluster, "spmm: k splits in a cluster are for the spmm.wg kernels only");
+    PAISPARSE_EXPECTS(!a.k_cluster || (a.b_row_major ? stages_sums<true> : stages_sums<false>),
+                      "spmm: k splits in a cluster need a block whose shared memory holds its staged sums; the "
+                          << Derived::tile_m << " x " << Derived::tile_n << " block with "
+                          << (a.b_row_major ? "row" : "column") << "-major B does not (split through slices, s"
+                          << a.k_splits << ")");
     if (a.b_row_major) Derived::template run<true>(a, st);
     else Derived::template run<false>(a, st);
   }
 
   static int resident_blocks(bool b_row_major) {
     return b_row_major ? blocks<true>() : blocks<false>();
+  }
+
+  static int resident_clusters(bool b_row_major, int size) {
+    return b_row_major ? clusters<true>(size) : clusters<false>(size);
   }
 
  protected:
@@ -357,6 +375,16 @@ struct tensor_composition_base {
     using P = typename Derived::template parts<BRowMajor>;
     return detail::resident_blocks<P>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes);
   }
+
+  template <bool BRowMajor>
+  static int clusters(int size) {
+    using P = typename Derived::template parts<BRowMajor>;
+    if constexpr (stages_sums<BRowMajor>)
+      return detail::resident_clusters<P>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes,
+                                          size);
+    else
+      return 0;
+  }
 };
 }  // namespace detail
 
@@ -366,7 +394,7 @@ template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsN, int 
 struct spmm_tensor_composition
     : detail::tensor_composition_base<spmm_tensor_composition<T, TileM, TileN, TileK, WarpsM, WarpsN, WarpsK>, T> {
   static constexpr int threads = 32 * WarpsM * WarpsN * WarpsK;
-  static constexpr int tile_n = TileN;
+  static constexpr int tile_m = TileM, tile_n = TileN;
   template <bool BRowMajor>
   struct parts {
     using prolog = tile_scatter_prolog<T, threads, TileM, TileK>;
@@ -438,7 +466,7 @@ struct spmm_wgmma_composition {
     return detail::resident_blocks<spmm_wgmma_composition>(kernel(), threads, smem_bytes);
   }
 
-  static int resident_clusters(int size) {
+  static int resident_clusters(bool, int size) {
     return detail::resident_clusters<spmm_wgmma_composition>(kernel(), threads, smem_bytes, size);
   }
 };
@@ -480,7 +508,7 @@ template <class T, int TileM, int TileN, int TileK, int WarpsM, int WarpsK>
 struct spmm_fragment_composition
     : detail::tensor_composition_base<spmm_fragment_composition<T, TileM, TileN, TileK, WarpsM, WarpsK>, T> {
   static constexpr int threads = 32 * WarpsM * WarpsK;
-  static constexpr int tile_n = TileN;
+  static constexpr int tile_m = TileM, tile_n = TileN;
   template <bool BRowMajor>
   struct parts {
     using prolog = fragment_prolog<TileM / WarpsM / 16>;
@@ -572,7 +600,7 @@ void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_tensor_tiles[Tile];
   if constexpr (space::spmm_tensor && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_tensor_shape_ok(t)) {
     using C = spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n, t.warps_k>;
-    out.push_back({spmm_kernel_key::tensor(t), &C::launch, &C::resident_blocks});
+    out.push_back({spmm_kernel_key::tensor(t), &C::launch, &C::resident_blocks, &C::resident_clusters});
   }
 }
 
@@ -601,7 +629,7 @@ void add_spmm_fragment_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_fragment_tiles[Tile];
   if constexpr (space::spmm_fragment && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_fragment_shape_ok(t)) {
     using C = spmm_fragment_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_k>;
-    out.push_back({spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks});
+    out.push_back({spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks, &C::resident_clusters});
   }
 }
 

@@ -108,16 +108,27 @@ std::function<int64_t(const spmm_kernel_key&)> spmm_tensor_wave(dense_layout b) 
   };
 }
 
-/// For spmm_space: clusters of c blocks of an spmm.wg kernel the GPU holds
-/// at once (occupancy API), so that the splits tried in a cluster run in
-/// one wave.
+/// Whether the current GPU launches thread block clusters (sm_90 and later).
+inline bool cluster_launch_supported() {
+  int device = 0, yes = 0;
+  PAISPARSE_CUDA_TRY(cudaGetDevice(&device));
+  PAISPARSE_CUDA_TRY(cudaDeviceGetAttribute(&yes, cudaDevAttrClusterLaunch, device));
+  return yes != 0;
+}
+
+/// For spmm_space: clusters of c blocks of a tensor-core kernel the GPU
+/// holds at once with B in layout b (occupancy API; 0 where the block
+/// cannot add up in a cluster, or the GPU has no clusters), so that the
+/// splits tried in a cluster run in one wave.
 template <class T>
-std::function<int64_t(const spmm_kernel_key&, int32_t)> spmm_cluster_wave() {
-  return [](const spmm_kernel_key& k, int32_t size) -> int64_t {
-    if (!wgmma_compiled()) return 0;  // no spmm.wg kernel runs here (the tuner leaves them out)
+std::function<int64_t(const spmm_kernel_key&, int32_t)> spmm_cluster_wave(dense_layout b) {
+  const bool clusters_here = cluster_launch_supported();
+  return [clusters_here, b](const spmm_kernel_key& k, int32_t size) -> int64_t {
+    if (!clusters_here) return 0;
+    if (k.access == spmm_b_access::wgmma && !wgmma_compiled()) return 0;  // the tuner leaves them out
     const auto clusters = find_spmm_entry<T>(k).resident_clusters;
     PAISPARSE_EXPECTS(clusters != nullptr, "spmm kernel " << spmm_config{k}.name() << " has no cluster occupancy query");
-    return clusters(size);
+    return clusters(b == dense_layout::row_major, size);
   };
 }
 }  // namespace detail
@@ -147,7 +158,7 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   auto tensor_wave = [&, wave = detail::spmm_tensor_wave<T>(layouts.b)](const spmm_kernel_key& k) -> int64_t {
     return may_keep(k) ? wave(k) : 1;
   };
-  auto cluster_wave = [&, wave = detail::spmm_cluster_wave<T>()](const spmm_kernel_key& k, int32_t size) -> int64_t {
+  auto cluster_wave = [&, wave = detail::spmm_cluster_wave<T>(layouts.b)](const spmm_kernel_key& k, int32_t size) -> int64_t {
     return may_keep(k) ? wave(k, size) : 1;
   };
   std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
