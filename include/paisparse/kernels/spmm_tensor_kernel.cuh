@@ -202,6 +202,11 @@ template <int StageM>
 inline constexpr int staged_tile_ld = StageM + 4;  // floats between the staged tile's columns
 template <int StageM, int StageN>
 inline constexpr int staged_tile_bytes = StageN * staged_tile_ld<StageM> * 4;  // what finish_tensor_tile stages in
+/// Whether a TileM x TileN block whose operands take SmemBytes of shared
+/// memory stages its sums there (finish_tensor_block); only such a block's
+/// k splits can add up in a cluster.
+template <int TileM, int TileN, int SmemBytes>
+inline constexpr bool stages_sums = staged_tile_bytes<TileM, TileN> <= SmemBytes;
 
 template <class Reduction, class Epilog, int StageM = 0, int StageN = 0, class T = typename Epilog::value_type>
 __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulators& acc, void* smem,
@@ -435,7 +440,7 @@ template <class Reduction, class Epilog, int TileM, int TileN, int SmemBytes, cl
 __device__ __forceinline__ void finish_tensor_block(typename Reduction::accumulators& acc, void* smem,
                                                     const tensor_operands<T>& p, const split_k_tables& s,
                                                     int32_t rows, const block_tile& bt, int warp, int lane, int tid) {
-  constexpr bool staged = staged_tile_bytes<TileM, TileN> <= SmemBytes;
+  constexpr bool staged = stages_sums<TileM, TileN, SmemBytes>;
   finish_tensor_tile<Reduction, Epilog, staged ? TileM : 0, staged ? TileN : 0>(acc, smem, p, s, rows, bt, warp, lane,
                                                                                 tid);
 }

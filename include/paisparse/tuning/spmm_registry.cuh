@@ -334,15 +334,16 @@ CUtensorMap b_tensor_map(const T* b, int64_t k, int64_t n, int64_t ldb, int box_
 template <class Derived, class T>
 struct tensor_composition_base {
   /// Whether the block stages its sums in an fp32 tile in its operands'
-  /// shared memory (detail::finish_tensor_block): what its k splits need to
-  /// add up in a cluster. Not the 128 x 128 k32 spmm.tc block nor the
-  /// 128-row spmm.tf ones (their sums go from registers to the slices).
+  /// shared memory (detail::stages_sums): what its k splits need to add up
+  /// in a cluster. Not the 128 x 128 k32 spmm.tc block nor the 128-row
+  /// spmm.tf ones (but 128 x 16 with row-major B): their sums go from
+  /// registers to the slices.
   template <bool BRowMajor>
-  static constexpr bool stages_sums =
-      staged_tile_bytes<Derived::tile_m, Derived::tile_n> <= Derived::template parts<BRowMajor>::smem_bytes;
+  static constexpr bool sums_staged =
+      detail::stages_sums<Derived::tile_m, Derived::tile_n, Derived::template parts<BRowMajor>::smem_bytes>;
 
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
-    PAISPARSE_EXPECTS(!a.k_cluster || (a.b_row_major ? stages_sums<true> : stages_sums<false>),
+    PAISPARSE_EXPECTS(!a.k_cluster || (a.b_row_major ? sums_staged<true> : sums_staged<false>),
                       "spmm: k splits in a cluster need a block whose shared memory holds its staged sums; the "
                           << Derived::tile_m << " x " << Derived::tile_n << " block with "
                           << (a.b_row_major ? "row" : "column") << "-major B does not (split through slices, s"
@@ -379,7 +380,7 @@ struct tensor_composition_base {
   template <bool BRowMajor>
   static int clusters(int size) {
     using P = typename Derived::template parts<BRowMajor>;
-    if constexpr (stages_sums<BRowMajor>)
+    if constexpr (sums_staged<BRowMajor>)
       return detail::resident_clusters<P>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes,
                                           size);
     else
