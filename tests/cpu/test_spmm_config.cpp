@@ -516,7 +516,6 @@ TEST(SpmmConfig, WarpgroupTensorCoreNames) {
     EXPECT_TRUE(spmm_cluster_splits(tc, sq, 0, spmm_tensor_splits(tc, sq, 132, 0), [](int32_t) -> int64_t {
                   return 0;
                 }).empty());
-    EXPECT_TRUE(spmm_cluster_splits(tc, sq, 128, slices, [](int32_t) -> int64_t { return 0; }).empty());
     const spmm_kernel_key tf = spmm_kernel_key::tensor({64, 32, 64, 4, 1}, true);
     EXPECT_EQ(spmm_cluster_splits(tf, sq, 0, spmm_tensor_splits(tf, sq, 132, 0), h100), (std::vector<int32_t>{3}));
   }

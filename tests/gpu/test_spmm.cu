@@ -494,7 +494,9 @@ TYPED_TEST(SpmmApi, ChainedLayersWithProgrammaticDependentLaunch) {
     ws.push_back(convert_values<T>(random_csr<float>(dim, dim, 0.2, row_distribution::lognormal, 1.0, 60 + l)));
   std::map<std::tuple<int, bool, bool, bool>, spmm_config> picks;
   for (const auto& c : spmm_space(sizeof(T), compute_row_stats(ws[0]), detail::resident_threads(), n,
-                                  dense_layout::col_major, dense_layout::col_major))
+                                  dense_layout::col_major, dense_layout::col_major, {index_kind::u16, index_kind::i32},
+                                  {item_order::longest_first, item_order::row_order}, {},
+                                  detail::spmm_cluster_wave<T>(dense_layout::col_major)))
     if (runs_here(c))
       picks.emplace(std::tuple{static_cast<int>(c.kernel.access), c.stages_b(), c.k_splits > 1, c.segment_cap > 0}, c);
   ASSERT_GE(picks.size(), 4u);
@@ -795,6 +797,26 @@ TEST(SpmmTunerOptions, ClusterSplitPlansNeedNoWorkspace) {
       expect_error([&] { t.execute(big, res.plan); },
                    {"k splits in a cluster need a block whose shared memory holds its staged sums", "128 x 128",
                     "column-major B"});
+      EXPECT_FALSE(entry.cluster_ok(false));
+      EXPECT_TRUE(find_spmm_entry<T>(res.plan.config().kernel).cluster_ok(false));
+      // a plan is refused such a configuration when it is made, not when it first runs
+      expect_error([&] { spmm_plan<T>(t.w, big, t.n); },
+                   {"spmm config spmm.tc.m128.n128.k32.w2x2.c2.Bc.Cc", "cannot add up k splits in a cluster"});
+    }
+    if (space::spmm_fragment && res.plan.config().kernel.access == spmm_b_access::fragment) {
+      // the 128 x 16 register-built block stages its sums with row-major B
+      // only (the column-major B tile leaves too little room): the B layout
+      // decides
+      const auto& entry = find_spmm_entry<T>(spmm_config::parse("spmm.tf.m128.n16.k64.w8x1.c2.Br.Cc").kernel);
+      ASSERT_NE(entry.cluster_ok, nullptr);
+      EXPECT_TRUE(entry.cluster_ok(true));
+      EXPECT_FALSE(entry.cluster_ok(false));
+      EXPECT_GT(entry.resident_clusters(true, 2), 0);
+      EXPECT_EQ(entry.resident_clusters(false, 2), 0);
+      expect_error([&] { spmm_plan<T>(t.w, "spmm.tf.m128.n16.k64.w8x1.c2.Bc.Cc", t.n); },
+                   {"cannot add up k splits in a cluster"});
+      const spmm_plan<T> row_b(t.w, "spmm.tf.m128.n16.k64.w8x1.c2.Br.Cc", t.n);  // accepted
+      EXPECT_TRUE(row_b.config().k_cluster);
     }
   }
   if (families == 0) GTEST_SKIP() << "no tensor-core kernels in this build";

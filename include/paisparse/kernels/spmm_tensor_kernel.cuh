@@ -367,7 +367,7 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
       }
       cluster.sync();  // no block leaves (freeing its tile) while another still reads it
 #else
-      __trap();  // clusters need sm_90 (the launch refuses them before)
+      __trap();  // clusters need sm_90 code (the launch refuses them: tensor_composition_base::cluster_ok)
 #endif
       return;
     }
@@ -423,6 +423,9 @@ __device__ __forceinline__ void finish_tensor_tile(typename Reduction::accumulat
     });
     return;
   }
+  // a block that does not stage its sums has no cluster walk and no
+  // workspace in a cluster launch (which the launch refuses)
+  if (s.cluster) __trap();
   Reduction::for_each(acc, warp, lane, [&](int r, int c, float v) {
     if (inside(r, c)) *slot(split, r, c) = v;
   });

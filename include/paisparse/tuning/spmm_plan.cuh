@@ -264,6 +264,15 @@ class spmm_plan {
   static spmm_launch_fn<T> resolve(const spmm_config& c) {
     const std::string why = spmm_cannot_implement(c, static_cast<int>(sizeof(T)));
     PAISPARSE_EXPECTS(why.empty(), "spmm config " << c.name() << ": " << why);
+    if (c.k_cluster) {
+      const auto& entry = find_spmm_entry<T>(c.kernel);
+      PAISPARSE_EXPECTS(entry.cluster_ok != nullptr && entry.cluster_ok(c.b_layout == dense_layout::row_major),
+                        "spmm config " << c.name()
+                                       << ": this block cannot add up k splits in a cluster (its shared memory "
+                                          "does not hold its staged sums, or its code predates sm_90); split "
+                                          "through slices, s"
+                                       << c.k_splits);
+    }
     return find_spmm_kernel<T>(c.kernel);
   }
   void upload(const host_csr<T, int32_t>& w) {

@@ -73,6 +73,10 @@ struct spmm_kernel_entry {
   /// shared memory does not hold its staged sums); null for the other
   /// kernels.
   int (*resident_clusters)(bool b_row_major, int size) = nullptr;
+  /// Tensor-core kernels: whether the block's k splits can add up in a
+  /// cluster with B in that layout (it stages its sums, and its code was
+  /// compiled for sm_90 or later); null for the other kernels.
+  bool (*cluster_ok)(bool b_row_major) = nullptr;
 };
 
 namespace detail {
@@ -194,6 +198,16 @@ int resident_clusters(Kernel kernel, int threads, int bytes, int size) {
   int clusters = 0;
   PAISPARSE_CUDA_TRY(cudaOccupancyMaxActiveClusters(&clusters, kernel, &cfg));
   return clusters;
+}
+
+/// Whether `kernel`'s code was compiled for sm_90 or later, as thread block
+/// clusters need: PTX for an older target, compiled just in time for a
+/// Hopper GPU, has no clusters (its cluster walk traps).
+template <class Kernel>
+bool compiled_for_clusters(Kernel kernel) {
+  cudaFuncAttributes attr{};
+  PAISPARSE_CUDA_TRY(cudaFuncGetAttributes(&attr, kernel));
+  return attr.ptxVersion >= 90;
 }
 
 /// Whether B and its ld are 16-byte aligned: what cp.async and the TMA
@@ -343,13 +357,28 @@ struct tensor_composition_base {
       detail::stages_sums<Derived::tile_m, Derived::tile_n, Derived::template parts<BRowMajor>::smem_bytes>;
 
   static void launch(const spmm_launch_args<T>& a, cudaStream_t st) {
-    PAISPARSE_EXPECTS(!a.k_cluster || (a.b_row_major ? sums_staged<true> : sums_staged<false>),
-                      "spmm: k splits in a cluster need a block whose shared memory holds its staged sums; the "
-                          << Derived::tile_m << " x " << Derived::tile_n << " block with "
-                          << (a.b_row_major ? "row" : "column") << "-major B does not (split through slices, s"
-                          << a.k_splits << ")");
+    if (a.k_cluster) {
+      PAISPARSE_EXPECTS(a.b_row_major ? sums_staged<true> : sums_staged<false>,
+                        "spmm: k splits in a cluster need a block whose shared memory holds its staged sums; the "
+                            << Derived::tile_m << " x " << Derived::tile_n << " block with "
+                            << (a.b_row_major ? "row" : "column") << "-major B does not (split through slices, s"
+                            << a.k_splits << ")");
+      PAISPARSE_EXPECTS(cluster_ok(a.b_row_major),
+                        "spmm: k splits in a cluster need kernels compiled for sm_90 or later; the "
+                            << Derived::tile_m << " x " << Derived::tile_n
+                            << " block's code here is for an older target (CMAKE_CUDA_ARCHITECTURES; split "
+                               "through slices, s"
+                            << a.k_splits << ")");
+    }
     if (a.b_row_major) Derived::template run<true>(a, st);
     else Derived::template run<false>(a, st);
+  }
+
+  /// Whether the block's k splits can add up in a cluster with B in that
+  /// layout: it stages its sums and its code was compiled for sm_90 or
+  /// later (asked once per layout).
+  static bool cluster_ok(bool b_row_major) {
+    return b_row_major ? cluster_ready<true>() : cluster_ready<false>();
   }
 
   static int resident_blocks(bool b_row_major) {
@@ -378,13 +407,21 @@ struct tensor_composition_base {
   }
 
   template <bool BRowMajor>
+  static bool cluster_ready() {
+    if constexpr (sums_staged<BRowMajor>) {
+      static const bool yes = compiled_for_clusters(Derived::template kernel_of<BRowMajor>());
+      return yes;
+    } else {
+      return false;
+    }
+  }
+
+  template <bool BRowMajor>
   static int clusters(int size) {
     using P = typename Derived::template parts<BRowMajor>;
-    if constexpr (sums_staged<BRowMajor>)
-      return detail::resident_clusters<P>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes,
-                                          size);
-    else
-      return 0;
+    if (!cluster_ready<BRowMajor>()) return 0;
+    return detail::resident_clusters<P>(Derived::template kernel_of<BRowMajor>(), Derived::threads, P::smem_bytes,
+                                        size);
   }
 };
 }  // namespace detail
@@ -470,6 +507,9 @@ struct spmm_wgmma_composition {
   static int resident_clusters(bool, int size) {
     return detail::resident_clusters<spmm_wgmma_composition>(kernel(), threads, smem_bytes, size);
   }
+
+  /// Every spmm.wg block stages its sums, and its code is sm_90a's.
+  static bool cluster_ok(bool) { return true; }
 };
 
 /// The gathered tensor-core composition for one block shape: row-major B
@@ -601,7 +641,7 @@ void add_spmm_tensor_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_tensor_tiles[Tile];
   if constexpr (space::spmm_tensor && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_tensor_shape_ok(t)) {
     using C = spmm_tensor_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_n, t.warps_k>;
-    out.push_back({spmm_kernel_key::tensor(t), &C::launch, &C::resident_blocks, &C::resident_clusters});
+    out.push_back({spmm_kernel_key::tensor(t), &C::launch, &C::resident_blocks, &C::resident_clusters, &C::cluster_ok});
   }
 }
 
@@ -611,7 +651,7 @@ void add_spmm_wgmma_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_wgmma_tiles[Tile];
   if constexpr (space::spmm_wgmma && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_wgmma_shape_ok(t)) {
     using C = spmm_wgmma_composition<T, t.m, t.n, t.k>;
-    out.push_back({spmm_kernel_key::wgmma(t), &C::launch, &C::resident_blocks, &C::resident_clusters});
+    out.push_back({spmm_kernel_key::wgmma(t), &C::launch, &C::resident_blocks, &C::resident_clusters, &C::cluster_ok});
   }
 }
 
@@ -630,7 +670,7 @@ void add_spmm_fragment_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_fragment_tiles[Tile];
   if constexpr (space::spmm_fragment && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_fragment_shape_ok(t)) {
     using C = spmm_fragment_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_k>;
-    out.push_back({spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks, &C::resident_clusters});
+    out.push_back({spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks, &C::resident_clusters, &C::cluster_ok});
   }
 }
 
