@@ -109,9 +109,10 @@ inline constexpr int spmm_wgmma_min_blocks =
 /// 4 with two blocks an SM, as before); in steps of 256 it takes no more
 /// than that one buffer a producer, whatever room the stages leave (more
 /// made the 64 x 32 k256 block 0.5-2% slower in one comparison and no
-/// faster in another, and the larger carve-out leaves the SM less L1). On the H100, at 90%: the 192 x 128
-/// block went from 36.0 to 33.8 us on 11008x4096, N = 128, with 4 stages
-/// and 4 words buffers instead of 3 and 6; 128 x 128 k64 gained 1-2% with
+/// faster in another, and the larger carve-out leaves the SM less L1). On
+/// the H100, at 90%: the 192 x 128 block went from 36.0 to 33.8 us on
+/// 11008x4096, N = 128, with 4 stages and 4 words buffers instead of 3 and
+/// 6; 128 x 128 k64 gained 1-2% with
 /// 5 stages and 6 buffers instead of 4 and 8 (and lost 10-15% with 6 and
 /// 2); 64 x 128 k128 went from 18.7 to 17.5 us on 4096x4096, N = 128, with
 /// 4 stages and 2 buffers instead of 3 and 8; 64 x 16 k256 from 13.7 to
