@@ -757,7 +757,8 @@ TEST(SpmmTunerOptions, ClusterSplitPlansNeedNoWorkspace) {
   // k splits whose blocks add up in a cluster (spmm.wg, and spmm.tc and
   // spmm.tf where the block stages its sums): the plan keeps no split-K
   // tables, and runs right; a block that cannot stage its sums is refused
-  if (!detail::cluster_launch_supported()) GTEST_SKIP() << "this GPU launches no thread block clusters (sm_90 and later)";
+  if (!detail::cluster_launch_supported())
+    GTEST_SKIP() << "this GPU launches no thread block clusters (sm_90 and later)";
   using T = __half;
   split_k_case t(15);
   int families = 0;

@@ -670,7 +670,8 @@ void add_spmm_fragment_entry(std::vector<spmm_kernel_entry<T>>& out) {
   constexpr spmm_tensor_tile t = space::spmm_fragment_tiles[Tile];
   if constexpr (space::spmm_fragment && std::is_same_v<I, uint16_t> && sizeof(T) == 2 && spmm_fragment_shape_ok(t)) {
     using C = spmm_fragment_composition<T, t.m, t.n, t.k, t.warps_m, t.warps_k>;
-    out.push_back({spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks, &C::resident_clusters, &C::cluster_ok});
+    out.push_back(
+        {spmm_kernel_key::tensor(t, true), &C::launch, &C::resident_blocks, &C::resident_clusters, &C::cluster_ok});
   }
 }
 

@@ -158,7 +158,8 @@ spmm_tune_result<T> tune_spmm(const host_csr<T, int32_t>& w, int32_t n, spmm_lay
   auto tensor_wave = [&, wave = detail::spmm_tensor_wave<T>(layouts.b)](const spmm_kernel_key& k) -> int64_t {
     return may_keep(k) ? wave(k) : 1;
   };
-  auto cluster_wave = [&, wave = detail::spmm_cluster_wave<T>(layouts.b)](const spmm_kernel_key& k, int32_t size) -> int64_t {
+  auto cluster_wave = [&, wave = detail::spmm_cluster_wave<T>(layouts.b)](const spmm_kernel_key& k,
+                                                                          int32_t size) -> int64_t {
     return may_keep(k) ? wave(k, size) : 1;
   };
   std::vector<spmm_config> space = spmm_space(static_cast<int>(sizeof(T)), stats, detail::resident_threads(), n,
